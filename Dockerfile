@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+# tg-gateway image: one image, three commands (see docker-compose.yml):
+#   node dist/main.js         API and worker in one process (default)
+#   node dist/main-api.js     webhook/admin API only
+#   node dist/main-worker.js  queue worker only
+#   node dist/migrate.js      create the database if needed and apply prisma/migrations, then exit
+
+# ---- build: all dependencies, Prisma client generation (postinstall), TypeScript -> dist/
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+# What `npm install` needs, including its postinstall step (scripts/prisma-generate.js -> src/generated/prisma).
+# Not `npm ci`: the lockfile is produced on a registry without some platform packages (see STACK.md).
+COPY package.json package-lock.json prisma.config.ts ./
+COPY scripts/prisma-generate.js scripts/
+COPY prisma/schema.prisma prisma/
+RUN npm install --no-audit --no-fund
+COPY . .
+# The generated Prisma client lives in src/generated/prisma and is compiled into dist/generated/prisma.
+RUN npm run build && test -f dist/generated/prisma/client.js && test -f dist/migrate.js
+
+# ---- runtime: production dependencies only, compiled code, migrations
+FROM node:24-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: the postinstall generator needs the dev dependency `prisma`; the client comes from the build.
+RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+# dist/migrate.js finds prisma/migrations next to package.json.
+COPY prisma ./prisma
+USER node
+EXPOSE 3000
+CMD ["node", "dist/main.js"]

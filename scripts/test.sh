@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command (`npm test`): installs dependencies when missing, makes sure PostgreSQL and Redis answer
+# (installing them locally if needed), then runs vitest. Extra arguments go to vitest, e.g.
+#   npm test -- src/infra/database/migrator.spec.ts
+# Tests use TEST_DATABASE_URL (default postgresql://postgres:postgres@127.0.0.1:5432/tg_gateway_test) and
+# TEST_REDIS_URL (default redis://127.0.0.1:6379); DATABASE_URL and REDIS_URL are not used by the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ ! -d node_modules ]]; then
+  echo "test: installing dependencies (npm install)"
+  npm install --no-audit --no-fund
+fi
+
+echo "test: checking PostgreSQL and Redis"
+DATABASE_URL="${TEST_DATABASE_URL:-}" REDIS_URL="${TEST_REDIS_URL:-}" bash scripts/ensure-services.sh
+
+echo "test: vitest run $*"
+exec npx vitest run "$@"

@@ -1,0 +1,74 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Logger as PinoLogger } from 'pino';
+import { AppModule, AppRole } from './app.module';
+import { AppConfig, ConfigError, loadConfig } from './config/config';
+import { AppLogger, createRootLogger } from './common/logger';
+import { redactUrl } from './common/redact';
+
+export interface CreateAppOptions {
+  role: AppRole;
+  config: AppConfig;
+  logger?: PinoLogger;
+}
+
+/** Builds (but does not start) the application of one process role. Tests use it with their own config. */
+export async function createApp({ role, config, logger }: CreateAppOptions): Promise<NestFastifyApplication> {
+  const pino = logger ?? createRootLogger(config.logLevel);
+  const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, trustProxy: false });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, role), adapter, {
+    logger: new AppLogger(pino),
+    bufferLogs: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  // Request log: the URL is redacted, because the webhook path carries the bot token.
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const status = reply.statusCode;
+    const level = status >= 500 ? 'warn' : status >= 400 ? 'info' : 'debug';
+    pino[level]({
+      msg: 'request',
+      method: request.method,
+      url: redactUrl(request.url),
+      status,
+      ms: Math.round(reply.elapsedTime * 100) / 100,
+    });
+    done();
+  });
+  app.enableShutdownHooks();
+  return app;
+}
+
+/** Loads the configuration, or prints every problem with it and exits. */
+export function loadConfigOrExit(): AppConfig {
+  try {
+    const config = loadConfig();
+    if (config.devKeysFile) {
+      createRootLogger(config.logLevel).warn(
+        `Using development keys from ${config.devKeysFile} (generated on first use). Set TOKEN_ENCRYPTION_KEYS, ` +
+          'TOKEN_HASH_KEY and ADMIN_API_KEYS for any real deployment; NODE_ENV=production requires them.',
+      );
+    }
+    return config;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+export async function runProcess(role: AppRole): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createRootLogger(config.logLevel);
+  const app = await createApp({ role, config, logger });
+  const port = role === 'worker' ? config.workerPort : config.port;
+  if (role === 'worker' && port === 0) {
+    await app.init();
+    logger.info('Worker started (no HTTP listener: WORKER_PORT=0)');
+    return;
+  }
+  await app.listen({ port, host: config.host });
+  logger.info(`tg-gateway ${role} listening on ${config.host}:${port}`);
+}

@@ -1,0 +1,133 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { UserFromGetMe } from 'grammy/types';
+import { AppConfig } from '../config/config';
+import { APP_CONFIG } from '../config/config.module';
+import { serializeError } from '../common/logger';
+import { BotRepository } from './bot.repository';
+import { BotRecord, IngressBot, WorkerBot } from './bot.types';
+import { RefreshingCache } from './refreshing-cache';
+import { generateWebhookSecret, Keyring, tokenBlindIndex } from './token-crypto';
+
+export interface RegisterBotInput {
+  token: string;
+  name?: string | null;
+  botInfo: UserFromGetMe;
+}
+
+/**
+ * The bot registry: stores bots with their token encrypted, and answers the two hot lookups — by token for
+ * the webhook, by id for the workers — from bounded in-memory caches.
+ */
+@Injectable()
+export class BotRegistryService {
+  private readonly logger = new Logger(BotRegistryService.name);
+  private readonly keyring: Keyring;
+  private readonly byTokenHash: RefreshingCache<IngressBot>;
+  private readonly byId: RefreshingCache<WorkerBot>;
+
+  constructor(
+    private readonly bots: BotRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.keyring = new Keyring(config.encryptionKeys);
+    const onRefreshError = (error: unknown) =>
+      this.logger.warn({ msg: 'Bot cache refresh failed; serving the cached entry', err: serializeError(error) });
+    const { size, ttlMs, negativeSize, negativeTtlMs } = config.botCache;
+    this.byTokenHash = new RefreshingCache<IngressBot>({
+      max: size,
+      ttlMs,
+      negativeMax: negativeSize,
+      negativeTtlMs,
+      load: async (hash) => {
+        const record = await this.bots.getByTokenHash(Buffer.from(hash, 'base64'));
+        return record && this.toIngressBot(record);
+      },
+      onRefreshError,
+    });
+    this.byId = new RefreshingCache<WorkerBot>({
+      max: size,
+      ttlMs,
+      negativeMax: 0,
+      negativeTtlMs: 0,
+      load: async (id) => {
+        const record = await this.bots.getById(id);
+        return record && this.toWorkerBot(record);
+      },
+      onRefreshError,
+    });
+  }
+
+  async register(input: RegisterBotInput): Promise<BotRecord> {
+    const id = randomUUID();
+    const record = await this.bots.insert({
+      id,
+      telegramId: BigInt(input.botInfo.id),
+      username: input.botInfo.username,
+      firstName: input.botInfo.first_name,
+      name: input.name ?? null,
+      botInfo: input.botInfo,
+      tokenCiphertext: this.keyring.encrypt(input.token, 'bot-token', id),
+      tokenKeyId: this.keyring.primaryKeyId,
+      tokenHash: this.tokenHash(input.token),
+      webhookSecretCiphertext: this.keyring.encrypt(generateWebhookSecret(), 'webhook-secret', id),
+    });
+    // The token may have been looked up (and remembered as unknown) before it was registered.
+    this.byTokenHash.invalidate(this.tokenHash(input.token).toString('base64'));
+    return record;
+  }
+
+  /** The bot a webhook token belongs to, or null when no bot has it. Throws DatabaseUnavailableError. */
+  findForWebhook(token: string): Promise<IngressBot | null> {
+    return this.byTokenHash.get(this.tokenHash(token).toString('base64'));
+  }
+
+  /** The bot a queued update belongs to, with its token decrypted. */
+  findForWorker(botId: string): Promise<WorkerBot | null> {
+    return this.byId.get(botId);
+  }
+
+  /** The webhook secret to give Telegram (setWebhook's secret_token). */
+  webhookSecretOf(record: BotRecord): string {
+    return this.keyring.decrypt(record.webhookSecretCiphertext, 'webhook-secret', record.id);
+  }
+
+  tokenOf(record: BotRecord): string {
+    return this.keyring.decrypt(record.tokenCiphertext, 'bot-token', record.id);
+  }
+
+  private tokenHash(token: string): Buffer {
+    return tokenBlindIndex(this.config.tokenHashKey, token);
+  }
+
+  private toIngressBot(record: BotRecord): IngressBot {
+    const secretDigests = [{ digest: secretDigest(this.webhookSecretOf(record)), expiresAt: null as number | null }];
+    if (record.previousSecretCiphertext && record.previousSecretExpiresAt) {
+      const previous = this.keyring.decrypt(record.previousSecretCiphertext, 'webhook-secret', record.id);
+      secretDigests.push({ digest: secretDigest(previous), expiresAt: record.previousSecretExpiresAt.getTime() });
+    }
+    return { id: record.id, enabled: record.enabled, secretDigests };
+  }
+
+  private toWorkerBot(record: BotRecord): WorkerBot {
+    return { id: record.id, enabled: record.enabled, token: this.tokenOf(record), botInfo: record.botInfo };
+  }
+}
+
+function secretDigest(secret: string): Buffer {
+  return createHash('sha256').update(secret, 'utf8').digest();
+}
+
+/**
+ * Checks the X-Telegram-Bot-Api-Secret-Token header. Both sides are hashed to a fixed length first and compared
+ * with timingSafeEqual, so the time taken reveals neither the secret nor how much of it matched.
+ */
+export function secretMatches(bot: IngressBot, header: string | undefined, now = Date.now()): boolean {
+  const candidate = secretDigest(header ?? '');
+  let matched = false;
+  for (const { digest, expiresAt } of bot.secretDigests) {
+    const equal = timingSafeEqual(digest, candidate);
+    if (equal && (expiresAt === null || expiresAt > now)) matched = true;
+  }
+  return matched && header !== undefined;
+}

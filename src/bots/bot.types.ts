@@ -1,0 +1,35 @@
+import type { UserFromGetMe } from 'grammy/types';
+
+/** A registry row as the rest of the gateway sees it (no Prisma types outside the repository). */
+export interface BotRecord {
+  id: string;
+  telegramId: bigint;
+  username: string;
+  firstName: string;
+  name: string | null;
+  enabled: boolean;
+  botInfo: UserFromGetMe;
+  tokenCiphertext: Uint8Array;
+  tokenKeyId: string;
+  webhookSecretCiphertext: Uint8Array;
+  previousSecretCiphertext: Uint8Array | null;
+  previousSecretExpiresAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What the webhook needs to accept an update: cached per token hash. */
+export interface IngressBot {
+  id: string;
+  enabled: boolean;
+  /** SHA-256 digests of the accepted webhook secrets, compared in constant time. */
+  secretDigests: { digest: Buffer; expiresAt: number | null }[];
+}
+
+/** What a worker needs to run the dispatcher for a bot: cached per bot id. */
+export interface WorkerBot {
+  id: string;
+  enabled: boolean;
+  token: string;
+  botInfo: UserFromGetMe;
+}

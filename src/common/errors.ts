@@ -1,0 +1,86 @@
+/**
+ * Every failure the gateway reports on purpose is an AppError with a stable machine-readable code; one
+ * exception filter maps them to HTTP. Messages must never contain a token or a secret.
+ */
+export abstract class AppError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  /** Seconds, for errors that ask the caller (Telegram) to come back later. */
+  readonly retryAfter?: number;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class BadRequestError extends AppError {
+  readonly status = 400;
+  constructor(
+    message: string,
+    readonly code = 'bad_request',
+  ) {
+    super(message);
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  readonly status = 401;
+  constructor(
+    message = 'Unauthorized',
+    readonly code = 'unauthorized',
+  ) {
+    super(message);
+  }
+}
+
+export class ForbiddenError extends AppError {
+  readonly status = 403;
+  constructor(
+    message = 'Forbidden',
+    readonly code = 'forbidden',
+  ) {
+    super(message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  readonly status = 404;
+  constructor(
+    message = 'Not found',
+    readonly code = 'not_found',
+  ) {
+    super(message);
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  readonly status = 415;
+  readonly code = 'unsupported_media_type';
+}
+
+export class PayloadTooLargeError extends AppError {
+  readonly status = 413;
+  readonly code = 'payload_too_large';
+}
+
+/** A dependency (Postgres, Redis, the queue) cannot serve the request right now; the caller should retry. */
+export class ServiceUnavailableError extends AppError {
+  readonly status = 503;
+  constructor(
+    message: string,
+    readonly code: string,
+    override readonly retryAfter: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Postgres could not answer; never reported as "not found". */
+export class DatabaseUnavailableError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('Database unavailable', options);
+    this.name = 'DatabaseUnavailableError';
+  }
+}

@@ -1,0 +1,20 @@
+/** A Telegram bot token: `<bot id>:<35-ish url-safe characters>`. */
+const TOKEN_PATTERN = /\b\d{5,20}:[A-Za-z0-9_-]{30,}\b/g;
+const WEBHOOK_PATH = /\/webhook\/[^/?#\s"']+/g;
+const BOT_API_PATH = /\/bot\d{5,20}:[^/?#\s"']+/g;
+
+/**
+ * Removes bot tokens from any text bound for a log, an error message or a response: the webhook path carries
+ * the token (`/webhook/<token>`), and so do Bot API URLs (`/bot<token>/method`).
+ */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(WEBHOOK_PATH, '/webhook/<redacted>')
+    .replace(BOT_API_PATH, '/bot<redacted>')
+    .replace(TOKEN_PATTERN, '<redacted-token>');
+}
+
+/** The request URL as it may be logged or reported. */
+export function redactUrl(url: string): string {
+  return redactSecrets(url.split('?')[0] ?? url);
+}

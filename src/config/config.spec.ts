@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, TELEGRAM_IP_RANGES } from './config';
+
+const key = () => randomBytes(32).toString('base64');
+const keys = () => ({
+  TOKEN_ENCRYPTION_KEYS: `k2:${key()},k1:${key()}`,
+  TOKEN_HASH_KEY: key(),
+  ADMIN_API_KEYS: 'a-long-enough-admin-key',
+});
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('has working local defaults', () => {
+    const config = loadConfig({ ...keys() });
+    expect(config.port).toBe(3000);
+    expect(config.databaseUrl).toBe('postgresql://postgres:postgres@127.0.0.1:5432/tg_gateway');
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.telegramApiRoot).toBe('https://api.telegram.org');
+    expect(config.webhook.bodyLimit).toBe(1024 * 1024);
+    expect(config.queue.dedupeTtlSeconds).toBeGreaterThanOrEqual(25 * 3600);
+    expect(config.encryptionKeys.map((k) => k.id)).toEqual(['k2', 'k1']);
+    expect(config.devKeysFile).toBeUndefined();
+  });
+
+  it('names every bad variable at once, without echoing secret values', () => {
+    const problems = problemsOf({
+      ...keys(),
+      PORT: 'eighty',
+      DATABASE_URL: 'mysql://root:hunter2@db/x',
+      WEBHOOK_BODY_LIMIT: '-5',
+      TOKEN_HASH_KEY: 'short',
+      WEBHOOK_ALLOWED_IPS: 'telegram,not-an-ip',
+    });
+    const text = problems.join('\n');
+    for (const name of ['PORT', 'DATABASE_URL', 'WEBHOOK_BODY_LIMIT', 'TOKEN_HASH_KEY', 'WEBHOOK_ALLOWED_IPS']) {
+      expect(text).toContain(name);
+    }
+    expect(text).not.toContain('hunter2');
+    expect(problems).toHaveLength(5);
+  });
+
+  it('requires key material and service URLs in production', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    const text = problems.join('\n');
+    for (const name of [
+      'TOKEN_ENCRYPTION_KEYS',
+      'TOKEN_HASH_KEY',
+      'ADMIN_API_KEYS',
+      'DATABASE_URL',
+      'REDIS_URL',
+      'PUBLIC_URL',
+    ]) {
+      expect(text).toContain(name);
+    }
+  });
+
+  it('generates and persists development keys outside production', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tgw-config-')), 'keys.json');
+    const first = loadConfig({ DEV_KEYS_FILE: file });
+    expect(first.devKeysFile).toBe(file);
+    expect(existsSync(file)).toBe(true);
+    expect(statSync(file).mode & 0o077).toBe(0);
+    const second = loadConfig({ DEV_KEYS_FILE: file });
+    expect(second.encryptionKeys[0].key.equals(first.encryptionKeys[0].key)).toBe(true);
+    expect(second.tokenHashKey.equals(first.tokenHashKey)).toBe(true);
+    expect(second.adminApiKeys).toEqual(first.adminApiKeys);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toHaveProperty('tokenHashKey');
+  });
+
+  it('refuses a hash key equal to an encryption key, and duplicate key ids', () => {
+    const shared = key();
+    expect(problemsOf({ ...keys(), TOKEN_ENCRYPTION_KEYS: `a:${shared}`, TOKEN_HASH_KEY: shared }).join()).toContain(
+      'TOKEN_HASH_KEY must differ',
+    );
+    expect(problemsOf({ ...keys(), TOKEN_ENCRYPTION_KEYS: `a:${key()},a:${key()}` }).join()).toContain('twice');
+  });
+
+  it('expands the "telegram" alias of the IP allowlist', () => {
+    const config = loadConfig({ ...keys(), WEBHOOK_ALLOWED_IPS: 'telegram, 10.0.0.0/8' });
+    expect(config.webhook.allowedIps).toEqual([...TELEGRAM_IP_RANGES, '10.0.0.0/8']);
+  });
+
+  it('refuses a dedupe TTL shorter than 25 hours', () => {
+    expect(problemsOf({ ...keys(), DEDUPE_TTL_SECONDS: '3600' }).join()).toContain('DEDUPE_TTL_SECONDS');
+  });
+});

@@ -1,0 +1,314 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+export type NodeEnv = 'development' | 'test' | 'production';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface EncryptionKey {
+  id: string;
+  key: Buffer;
+}
+
+export interface AppConfig {
+  nodeEnv: NodeEnv;
+  host: string;
+  port: number;
+  /** Health and metrics port of a worker-only process; 0 turns that listener off. */
+  workerPort: number;
+  logLevel: LogLevel;
+  databaseUrl: string;
+  redisUrl: string;
+  /** Prefix of every Redis key the gateway writes (BullMQ queues, dedupe keys, sessions). */
+  redisPrefix: string;
+  telegramApiRoot: string;
+  publicUrl: string;
+  adminApiKeys: string[];
+  /** Keyring for tokens and webhook secrets; the first key is the primary one, used for new writes. */
+  encryptionKeys: EncryptionKey[];
+  /** HMAC-SHA256 key of the token blind index; deliberately separate from the encryption keys. */
+  tokenHashKey: Buffer;
+  webhook: {
+    bodyLimit: number;
+    /** CIDR ranges allowed to call the webhook; empty means no allowlist. */
+    allowedIps: string[];
+    trustedProxies: string[];
+    enqueueTimeoutMs: number;
+    retryAfterSeconds: number;
+  };
+  botCache: {
+    size: number;
+    ttlMs: number;
+    negativeSize: number;
+    negativeTtlMs: number;
+  };
+  queue: {
+    dedupeTtlSeconds: number;
+    attempts: number;
+    backoffMs: number;
+    completedRetentionSeconds: number;
+    failedRetentionSeconds: number;
+  };
+  worker: {
+    concurrency: number;
+  };
+  sessionTtlSeconds: number;
+  shutdownTimeoutMs: number;
+  /** Set when development keys were generated or loaded from the local keys file. */
+  devKeysFile?: string;
+}
+
+/** Telegram's published webhook source ranges (https://core.telegram.org/bots/webhooks). */
+export const TELEGRAM_IP_RANGES = ['149.154.160.0/20', '91.108.4.0/22'];
+
+/** 25 h: longer than Telegram's 24 h retry window, so a late retry still meets its dedupe key. */
+export const MIN_DEDUPE_TTL_SECONDS = 25 * 3600;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === '' ? undefined : value;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  int(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      this.problems.push(`${name} must be an integer from ${min} to ${max} (got "${value}")`);
+      return fallback;
+    }
+    return Number(value);
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!allowed.includes(value as T)) {
+      this.problems.push(`${name} must be one of ${allowed.join(', ')} (got "${value}")`);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  url(name: string, fallback: string | undefined, protocols: string[]): string {
+    const value = this.raw(name) ?? fallback;
+    if (value === undefined) {
+      this.problems.push(`${name} is required`);
+      return '';
+    }
+    try {
+      const parsed = new URL(value);
+      if (!protocols.includes(parsed.protocol)) throw new Error('protocol');
+    } catch {
+      // The value may carry a password: name the variable, never echo it.
+      this.problems.push(`${name} must be a ${protocols.join(' or ')} URL`);
+    }
+    return value.replace(/\/+$/, '');
+  }
+
+  list(name: string): string[] {
+    return (this.raw(name) ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+  }
+}
+
+export function parseCidrList(name: string, items: string[], problems: string[], aliases = true): string[] {
+  const out: string[] = [];
+  for (const item of items) {
+    if (aliases && item.toLowerCase() === 'telegram') {
+      out.push(...TELEGRAM_IP_RANGES);
+      continue;
+    }
+    if (!isCidrOrIp(item)) {
+      problems.push(
+        `${name}: "${item}" is not an IP address or CIDR range${aliases ? ' (or the alias "telegram")' : ''}`,
+      );
+      continue;
+    }
+    out.push(item);
+  }
+  return out;
+}
+
+function isCidrOrIp(value: string): boolean {
+  const [address, bits, extra] = value.split('/');
+  if (extra !== undefined || !address) return false;
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+  const isV4 = !!v4 && v4.slice(1).every((octet) => Number(octet) <= 255);
+  const isV6 = !isV4 && address.includes(':') && /^[0-9a-fA-F:.]+$/.test(address);
+  if (!isV4 && !isV6) return false;
+  if (bits === undefined) return true;
+  return /^\d+$/.test(bits) && Number(bits) <= (isV4 ? 32 : 128);
+}
+
+interface DevKeys {
+  encryptionKeys: string;
+  tokenHashKey: string;
+  adminApiKey: string;
+}
+
+function loadOrCreateDevKeys(file: string): DevKeys {
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevKeys;
+  const keys: DevKeys = {
+    encryptionKeys: `dev1:${randomBytes(32).toString('base64')}`,
+    tokenHashKey: randomBytes(32).toString('base64'),
+    adminApiKey: randomBytes(24).toString('base64url'),
+  };
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  writeFileSync(file, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+  return keys;
+}
+
+function parseKey(name: string, encoded: string, problems: string[]): Buffer | undefined {
+  const key = Buffer.from(encoded, 'base64');
+  if (key.length !== 32 || key.toString('base64').replace(/=+$/, '') !== encoded.replace(/=+$/, '')) {
+    problems.push(`${name} must be 32 bytes encoded in base64 (generate one with: openssl rand -base64 32)`);
+    return undefined;
+  }
+  return key;
+}
+
+function parseKeyring(value: string, problems: string[]): EncryptionKey[] {
+  const keys: EncryptionKey[] = [];
+  for (const entry of value
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
+    const separator = entry.indexOf(':');
+    const id = separator > 0 ? entry.slice(0, separator) : '';
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+      problems.push('TOKEN_ENCRYPTION_KEYS entries must look like <keyId>:<base64 key>, keyId of 1-32 [A-Za-z0-9_-]');
+      continue;
+    }
+    if (keys.some((k) => k.id === id)) {
+      problems.push(`TOKEN_ENCRYPTION_KEYS has the key id "${id}" twice`);
+      continue;
+    }
+    const key = parseKey(`TOKEN_ENCRYPTION_KEYS (key "${id}")`, entry.slice(separator + 1), problems);
+    if (key) keys.push({ id, key });
+  }
+  if (keys.length === 0 && problems.length === 0) problems.push('TOKEN_ENCRYPTION_KEYS has no key');
+  return keys;
+}
+
+/**
+ * Reads and validates the whole configuration at once, so a bad deployment fails at start with every
+ * problem named. This is the only place that reads process.env.
+ */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const r = new Reader(env);
+  const nodeEnv = r.oneOf<NodeEnv>('NODE_ENV', ['development', 'test', 'production'], 'development');
+  const production = nodeEnv === 'production';
+  const port = r.int('PORT', 3000, 0, 65535);
+
+  let encryptionKeysRaw = r.raw('TOKEN_ENCRYPTION_KEYS');
+  let tokenHashKeyRaw = r.raw('TOKEN_HASH_KEY');
+  let adminKeysRaw = r.raw('ADMIN_API_KEYS');
+  let devKeysFile: string | undefined;
+  if (production) {
+    if (!encryptionKeysRaw) r.problems.push('TOKEN_ENCRYPTION_KEYS is required in production');
+    if (!tokenHashKeyRaw) r.problems.push('TOKEN_HASH_KEY is required in production');
+    if (!adminKeysRaw) r.problems.push('ADMIN_API_KEYS is required in production');
+  } else if (!encryptionKeysRaw || !tokenHashKeyRaw || !adminKeysRaw) {
+    devKeysFile = resolve(r.string('DEV_KEYS_FILE', '.tg-gateway/dev-keys.json'));
+    const dev = loadOrCreateDevKeys(devKeysFile);
+    encryptionKeysRaw ??= dev.encryptionKeys;
+    tokenHashKeyRaw ??= dev.tokenHashKey;
+    adminKeysRaw ??= dev.adminApiKey;
+  }
+
+  const encryptionKeys = encryptionKeysRaw ? parseKeyring(encryptionKeysRaw, r.problems) : [];
+  const tokenHashKey = tokenHashKeyRaw ? parseKey('TOKEN_HASH_KEY', tokenHashKeyRaw, r.problems) : undefined;
+  if (tokenHashKey && encryptionKeys.some((k) => k.key.equals(tokenHashKey))) {
+    r.problems.push('TOKEN_HASH_KEY must differ from every TOKEN_ENCRYPTION_KEYS key');
+  }
+  const adminApiKeys = (adminKeysRaw ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  if (adminKeysRaw && adminApiKeys.some((k) => k.length < 16)) {
+    r.problems.push('ADMIN_API_KEYS: every key must be at least 16 characters');
+  }
+
+  const localDb = 'postgresql://postgres:postgres@127.0.0.1:5432/tg_gateway';
+  const config: AppConfig = {
+    nodeEnv,
+    host: r.string('HOST', '0.0.0.0'),
+    port,
+    workerPort: r.int('WORKER_PORT', 3001, 0, 65535),
+    logLevel: r.oneOf<LogLevel>(
+      'LOG_LEVEL',
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      nodeEnv === 'test' ? 'warn' : 'info',
+    ),
+    databaseUrl: r.url('DATABASE_URL', production ? undefined : localDb, ['postgres:', 'postgresql:']),
+    redisUrl: r.url('REDIS_URL', production ? undefined : 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    redisPrefix: r.string('REDIS_PREFIX', 'tgw'),
+    telegramApiRoot: r.url('TELEGRAM_API_ROOT', 'https://api.telegram.org', ['http:', 'https:']),
+    publicUrl: r.url('PUBLIC_URL', production ? undefined : `http://localhost:${port}`, ['http:', 'https:']),
+    adminApiKeys,
+    encryptionKeys,
+    tokenHashKey: tokenHashKey ?? Buffer.alloc(0),
+    webhook: {
+      bodyLimit: r.int('WEBHOOK_BODY_LIMIT', 1024 * 1024, 1024, 50 * 1024 * 1024),
+      allowedIps: parseCidrList('WEBHOOK_ALLOWED_IPS', r.list('WEBHOOK_ALLOWED_IPS'), r.problems),
+      trustedProxies: parseCidrList('TRUSTED_PROXIES', r.list('TRUSTED_PROXIES'), r.problems, false),
+      enqueueTimeoutMs: r.int('ENQUEUE_TIMEOUT_MS', 1000, 50, 60_000),
+      retryAfterSeconds: r.int('RETRY_AFTER_SECONDS', 5, 1, 3600),
+    },
+    botCache: {
+      size: r.int('BOT_CACHE_SIZE', 10_000, 1),
+      ttlMs: r.int('BOT_CACHE_TTL_MS', 5_000, 0),
+      negativeSize: r.int('BOT_NEGATIVE_CACHE_SIZE', 10_000, 0),
+      negativeTtlMs: r.int('BOT_NEGATIVE_CACHE_TTL_MS', 5_000, 0),
+    },
+    queue: {
+      dedupeTtlSeconds: r.int('DEDUPE_TTL_SECONDS', MIN_DEDUPE_TTL_SECONDS, MIN_DEDUPE_TTL_SECONDS),
+      attempts: r.int('JOB_ATTEMPTS', 10, 1, 1000),
+      backoffMs: r.int('JOB_BACKOFF_MS', 1000, 1),
+      completedRetentionSeconds: r.int('COMPLETED_JOB_RETENTION_SECONDS', 3600, 0),
+      failedRetentionSeconds: r.int('FAILED_JOB_RETENTION_SECONDS', 7 * 24 * 3600, 0),
+    },
+    worker: { concurrency: r.int('WORKER_CONCURRENCY', 16, 1, 1000) },
+    sessionTtlSeconds: r.int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 1),
+    shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100),
+    devKeysFile,
+  };
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.redisPrefix)) {
+    r.problems.push('REDIS_PREFIX must be 1-64 characters of [A-Za-z0-9_.-]');
+  }
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}
+
+/** What `db:migrate` needs: only the database, so a migration step can run without the key material. */
+export function loadDatabaseUrl(env: Env = process.env): string {
+  const r = new Reader(env);
+  const production =
+    r.oneOf<NodeEnv>('NODE_ENV', ['development', 'test', 'production'], 'development') === 'production';
+  const url = r.url(
+    'DATABASE_URL',
+    production ? undefined : 'postgresql://postgres:postgres@127.0.0.1:5432/tg_gateway',
+    ['postgres:', 'postgresql:'],
+  );
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return url;
+}

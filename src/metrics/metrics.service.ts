@@ -1,0 +1,80 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type WebhookOutcome =
+  | 'accepted'
+  | 'duplicate'
+  | 'unknown_bot'
+  | 'disabled_bot'
+  | 'bad_secret'
+  | 'bad_request'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'forbidden_ip'
+  | 'unavailable';
+
+export type FailureKind = 'permanent' | 'transient' | 'rate_limited' | 'bot_missing';
+
+/**
+ * Prometheus metrics of one process. A registry per instance (not prom-client's global one), so several
+ * applications can live in one process (tests). Labels never carry a token; bot ids are the registry's UUIDs.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly webhookRequests = new Counter({
+    name: 'tg_gateway_webhook_requests_total',
+    help: 'Webhook requests by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly enqueueDuration = new Histogram({
+    name: 'tg_gateway_enqueue_duration_seconds',
+    help: 'Time to hand an update durably to the queue',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  readonly updatesProcessed = new Counter({
+    name: 'tg_gateway_updates_processed_total',
+    help: 'Updates the dispatcher handled successfully, by update kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly updatesFailed = new Counter({
+    name: 'tg_gateway_updates_failed_total',
+    help: 'Failed processing attempts by kind (permanent, transient, rate_limited, bot_missing)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly queueDepth = new Gauge({
+    name: 'tg_gateway_queue_jobs',
+    help: 'Jobs in the update queue by state (read when scraped)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'tg_gateway_' });
+  }
+
+  /** Sets up a gauge collector run at scrape time (e.g. queue depth from Redis). */
+  onScrape(collect: () => Promise<void>): void {
+    this.scrapers.push(collect);
+  }
+
+  async render(): Promise<string> {
+    await Promise.allSettled(this.scrapers.map((collect) => collect()));
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private readonly scrapers: (() => Promise<void>)[] = [];
+}

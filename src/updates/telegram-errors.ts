@@ -1,0 +1,28 @@
+import { BotError, GrammyError, HttpError } from 'grammy';
+import { redactSecrets } from '../common/redact';
+
+export type Failure =
+  | { kind: 'permanent'; reason: string }
+  | { kind: 'rate_limited'; retryAfterMs: number; reason: string }
+  | { kind: 'transient'; reason: string };
+
+/**
+ * How a failed update is retried. A Telegram 4xx other than 429 will fail the same way every time (chat not
+ * found, bot blocked, bad request): retrying only delays the rest, so it is permanent. 429 says when to come
+ * back. 5xx, network errors and anything unexpected are transient and retried with backoff.
+ */
+export function classifyFailure(error: unknown): Failure {
+  const inner: unknown = error instanceof BotError ? error.error : error;
+  if (inner instanceof GrammyError) {
+    const reason = redactSecrets(`Telegram ${inner.method} failed: ${inner.error_code} ${inner.description}`);
+    if (inner.error_code === 429) {
+      const seconds = inner.parameters.retry_after ?? 1;
+      return { kind: 'rate_limited', retryAfterMs: Math.max(1, seconds) * 1000, reason };
+    }
+    if (inner.error_code >= 400 && inner.error_code < 500) return { kind: 'permanent', reason };
+    return { kind: 'transient', reason };
+  }
+  if (inner instanceof HttpError) return { kind: 'transient', reason: redactSecrets(inner.message) };
+  const message = inner instanceof Error ? inner.message : String(inner);
+  return { kind: 'transient', reason: redactSecrets(message) };
+}

@@ -1,0 +1,78 @@
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { randomBytes } from 'node:crypto';
+import type { Update } from 'grammy/types';
+import { AppConfig } from '../config/config';
+import { APP_CONFIG } from '../config/config.module';
+import { ServiceUnavailableError } from '../common/errors';
+import { withTimeout } from '../infra/database/prisma.service';
+import { RedisConnections } from '../infra/redis/redis.module';
+import { MetricsService } from '../metrics/metrics.service';
+import { UPDATE_JOB, UPDATES_QUEUE, UpdateJobData } from './update-queue';
+
+export type EnqueueResult = 'accepted' | 'duplicate';
+
+@Injectable()
+export class UpdateProducer implements OnModuleDestroy {
+  readonly queue: Queue<UpdateJobData>;
+
+  constructor(
+    redis: RedisConnections,
+    private readonly metrics: MetricsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    const { attempts, backoffMs, completedRetentionSeconds, failedRetentionSeconds } = config.queue;
+    this.queue = new Queue<UpdateJobData>(UPDATES_QUEUE, {
+      connection: redis.producer,
+      prefix: config.redisPrefix,
+      defaultJobOptions: {
+        attempts,
+        backoff: { type: 'exponential', delay: backoffMs },
+        removeOnComplete: { age: completedRetentionSeconds },
+        removeOnFail: { age: failedRetentionSeconds },
+      },
+    });
+    this.queue.on('error', () => undefined);
+    metrics.onScrape(async () => {
+      const counts = await withTimeout(this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed'), 1_000);
+      for (const [state, count] of Object.entries(counts)) metrics.queueDepth.set({ state }, count);
+    });
+  }
+
+  /**
+   * Stores the update durably, once per (bot, update_id). The dedupe key lives for DEDUPE_TTL_SECONDS (≥ 25 h,
+   * past Telegram's 24 h retry window) independently of the job, so a retry after the job finished and was
+   * removed is still recognised. Redis trouble surfaces within ENQUEUE_TIMEOUT_MS as ServiceUnavailableError:
+   * Telegram then keeps the update and sends it again, so nothing acknowledged is ever lost.
+   */
+  async enqueue(botId: string, update: Update): Promise<EnqueueResult> {
+    const dedupeId = `${botId}-${update.update_id}`;
+    // A job id of our own per attempt: BullMQ answers a deduplicated add with the existing job's id, which
+    // is how a duplicate is told apart.
+    const jobId = `${dedupeId}-${randomBytes(6).toString('hex')}`;
+    const started = process.hrtime.bigint();
+    try {
+      const job = await withTimeout(
+        this.queue.add(
+          UPDATE_JOB,
+          { botId, update, acceptedAt: Date.now() },
+          { jobId, deduplication: { id: dedupeId, ttl: this.config.queue.dedupeTtlSeconds * 1000 } },
+        ),
+        this.config.webhook.enqueueTimeoutMs,
+      );
+      this.metrics.enqueueDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      return job.id === jobId ? 'accepted' : 'duplicate';
+    } catch (error) {
+      throw new ServiceUnavailableError(
+        'The update queue is unavailable; retry later',
+        'queue_unavailable',
+        this.config.webhook.retryAfterSeconds,
+        { cause: error },
+      );
+    }
+  }
+
+  async onModuleDestroy() {
+    await withTimeout(this.queue.close(), 2_000).catch(() => undefined);
+  }
+}

@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+import { BotsModule } from '../bots/bots.module';
+import { UpdateQueueModule } from '../updates/updates.module';
+import { WebhookRoute } from './webhook.route';
+import { WebhookService } from './webhook.service';
+
+@Module({ imports: [BotsModule, UpdateQueueModule], providers: [WebhookService, WebhookRoute] })
+export class WebhookModule {}

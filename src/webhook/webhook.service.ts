@@ -1,0 +1,47 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { AppConfig } from '../config/config';
+import { APP_CONFIG } from '../config/config.module';
+import { BotRegistryService, secretMatches } from '../bots/bot-registry.service';
+import { IngressBot } from '../bots/bot.types';
+import { DatabaseUnavailableError, NotFoundError, ServiceUnavailableError, UnauthorizedError } from '../common/errors';
+import { EnqueueResult, UpdateProducer } from '../updates/update.producer';
+import { parseUpdate } from './update-validation';
+
+@Injectable()
+export class WebhookService {
+  constructor(
+    private readonly registry: BotRegistryService,
+    private readonly producer: UpdateProducer,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Who is calling: the bot the token in the path belongs to, if the secret header is right. */
+  async authenticate(token: string, secretHeader: string | undefined): Promise<IngressBot> {
+    let bot: IngressBot | null;
+    try {
+      bot = await this.registry.findForWebhook(token);
+    } catch (error) {
+      if (error instanceof DatabaseUnavailableError) {
+        // Never a 404 here: Telegram would count it as a failure, but an operator would read it as "unknown".
+        throw new ServiceUnavailableError(
+          'The bot registry is unavailable; retry later',
+          'database_unavailable',
+          this.config.webhook.retryAfterSeconds,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    if (!bot) throw new NotFoundError('Unknown bot', 'bot_not_found');
+    if (!bot.enabled) throw new NotFoundError('Unknown bot', 'bot_disabled');
+    if (!secretMatches(bot, secretHeader)) {
+      throw new UnauthorizedError('Missing or wrong X-Telegram-Bot-Api-Secret-Token', 'invalid_secret_token');
+    }
+    return bot;
+  }
+
+  /** Validates the body and stores it durably; only then may the webhook answer 2xx. */
+  accept(bot: IngressBot, body: unknown): Promise<EnqueueResult> {
+    return this.producer.enqueue(bot.id, parseUpdate(body));
+  }
+}

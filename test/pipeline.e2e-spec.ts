@@ -1,0 +1,242 @@
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UPDATES_QUEUE, UpdateJobData } from '../src/updates/update-queue';
+import { FakeTelegram, TelegramCall } from './support/fake-telegram';
+import { Harness, RegisteredBot, waitUntil } from './support/harness';
+import {
+  alice,
+  bob,
+  callbackQueryUpdate,
+  channelPostUpdate,
+  editedMessageUpdate,
+  futureKindUpdate,
+  myChatMemberUpdate,
+  stickerUpdate,
+  textUpdate,
+} from './support/updates';
+
+describe('workers and the shared dispatcher', () => {
+  let gw: Harness;
+  let queue: Queue<UpdateJobData>;
+
+  beforeAll(async () => {
+    gw = await Harness.start({ role: 'all' });
+    queue = new Queue(UPDATES_QUEUE, { connection: { url: gw.config.redisUrl }, prefix: gw.config.redisPrefix });
+  });
+
+  afterAll(async () => {
+    await queue.close();
+    await gw.close();
+  });
+
+  const sent = (bot: RegisteredBot, chatId?: number) =>
+    gw.telegram.callsOf('sendMessage', bot.token).filter((c) => chatId === undefined || c.params.chat_id === chatId);
+  const texts = (calls: TelegramCall[]) => calls.map((c) => c.params.text as string);
+
+  /** Delivers updates one after another, each after the previous reply arrived (as a user types). */
+  async function converse(bot: RegisteredBot, chatId: number, ...updates: object[]): Promise<string[]> {
+    const before = sent(bot, chatId).length;
+    for (const [i, update] of updates.entries()) {
+      expect((await gw.deliver(bot, update)).status).toBe(200);
+      await gw.telegram.waitFor(() => sent(bot, chatId).length >= before + i + 1, 10_000, `reply ${i + 1}`);
+    }
+    return texts(sent(bot, chatId).slice(before));
+  }
+
+  async function jobOf(bot: RegisteredBot, updateId: number) {
+    let found;
+    await waitUntil(
+      async () => {
+        const jobs = await queue.getJobs(['completed', 'failed']);
+        found = jobs.find((j) => j.data.botId === bot.record.id && j.data.update.update_id === updateId);
+        return found !== undefined;
+      },
+      10_000,
+      `job of update ${updateId} to finish`,
+    );
+    return found!;
+  }
+
+  it('answers /start with a greeting, using the bot token from the registry', async () => {
+    const bot = await gw.registerBot();
+    expect(await converse(bot, alice.id, textUpdate(alice, '/start'))).toEqual(['Hello, Alice!']);
+    const [call] = sent(bot, alice.id);
+    expect(call.token).toBe(bot.token);
+    // botInfo came from the registry: no getMe per update.
+    expect(gw.telegram.callsOf('getMe', bot.token)).toHaveLength(0);
+  });
+
+  it('runs the /form conversation with state in Redis, and clears it at the end', async () => {
+    const bot = await gw.registerBot();
+    const replies = await converse(
+      bot,
+      alice.id,
+      textUpdate(alice, '/form'),
+      textUpdate(alice, 'Alice Liddell'),
+      textUpdate(alice, 'seven'),
+      textUpdate(alice, '7'),
+    );
+    expect(replies).toEqual([
+      'What is your name?',
+      'How old are you?',
+      'Please send a number.',
+      'Thanks, Alice Liddell! You are 7.',
+    ]);
+    const sessionKey = `session:${bot.info.id}:${alice.id}:${alice.id}`;
+    expect(await gw.keys(sessionKey)).toEqual([]);
+    // After the form, text is echoed again.
+    expect(await converse(bot, alice.id, textUpdate(alice, 'back to echo'))).toEqual(['back to echo']);
+  });
+
+  it('keeps form state in Redis with the configured TTL while the form is open', async () => {
+    const bot = await gw.registerBot();
+    await converse(bot, alice.id, textUpdate(alice, '/form'));
+    const key = `${gw.config.redisPrefix}:session:${bot.info.id}:${alice.id}:${alice.id}`;
+    expect(JSON.parse((await gw.redis.get(key))!)).toEqual({ form: { step: 'name' } });
+    const ttl = await gw.redis.ttl(key);
+    expect(ttl).toBeGreaterThan(gw.config.sessionTtlSeconds - 60);
+    expect(ttl).toBeLessThanOrEqual(gw.config.sessionTtlSeconds);
+    expect(await converse(bot, alice.id, textUpdate(alice, '/cancel'))).toEqual(['Cancelled.']);
+    expect(await gw.redis.exists(key)).toBe(0);
+  });
+
+  it('/cancel stops the form at any step', async () => {
+    const bot = await gw.registerBot();
+    const replies = await converse(
+      bot,
+      bob.id,
+      textUpdate(bob, '/form'),
+      textUpdate(bob, 'Bob'),
+      textUpdate(bob, '/cancel'),
+      textUpdate(bob, '42'),
+    );
+    expect(replies).toEqual(['What is your name?', 'How old are you?', 'Cancelled.', '42']);
+  });
+
+  it('never shares conversation state between two bots talking to the same chat', async () => {
+    const first = await gw.registerBot();
+    const second = await gw.registerBot();
+    expect(await converse(first, alice.id, textUpdate(alice, '/form'))).toEqual(['What is your name?']);
+    // The second bot is not in a form with Alice: it echoes.
+    expect(await converse(second, alice.id, textUpdate(alice, 'Alice'))).toEqual(['Alice']);
+    expect(await converse(first, alice.id, textUpdate(alice, 'Alice'))).toEqual(['How old are you?']);
+    expect(await converse(second, alice.id, textUpdate(alice, '30'))).toEqual(['30']);
+    expect(await converse(first, alice.id, textUpdate(alice, '30'))).toEqual(['Thanks, Alice! You are 30.']);
+  });
+
+  it('echoes text with sendMessage and copies other messages with copyMessage', async () => {
+    const bot = await gw.registerBot();
+    expect(await converse(bot, alice.id, textUpdate(alice, 'ping'))).toEqual(['ping']);
+    const sticker = stickerUpdate(alice);
+    expect((await gw.deliver(bot, sticker)).status).toBe(200);
+    await gw.telegram.waitFor(() => gw.telegram.callsOf('copyMessage', bot.token).length === 1);
+    expect(gw.telegram.callsOf('copyMessage', bot.token)[0].params).toMatchObject({
+      chat_id: alice.id,
+      from_chat_id: alice.id,
+      message_id: sticker.message.message_id,
+    });
+  });
+
+  it('answers callback queries', async () => {
+    const bot = await gw.registerBot();
+    const update = callbackQueryUpdate(alice);
+    expect((await gw.deliver(bot, update)).status).toBe(200);
+    await gw.telegram.waitFor(() => gw.telegram.callsOf('answerCallbackQuery', bot.token).length === 1);
+    expect(gw.telegram.callsOf('answerCallbackQuery', bot.token)[0].params.callback_query_id).toBe(
+      update.callback_query.id,
+    );
+  });
+
+  it('processes other kinds of update without error and without calling Telegram', async () => {
+    const bot = await gw.registerBot();
+    const updates = [
+      editedMessageUpdate(alice, 'edited'),
+      channelPostUpdate('news'),
+      myChatMemberUpdate(alice),
+      futureKindUpdate(),
+    ];
+    for (const update of updates) expect((await gw.deliver(bot, update)).status).toBe(200);
+    for (const update of updates) {
+      const job = await jobOf(bot, update.update_id);
+      expect(job.finishedOn).toBeDefined();
+      expect(job.failedReason).toBeFalsy();
+      expect(job.attemptsMade).toBe(1);
+    }
+    expect(gw.telegram.calls.filter((c) => c.token === bot.token)).toHaveLength(0);
+  });
+
+  it('treats a Telegram 4xx as permanent: no retry, kept as failed with the reason', async () => {
+    const bot = await gw.registerBot();
+    gw.telegram.fail('sendMessage', FakeTelegram.error(400, 'Bad Request: chat not found'));
+    const update = textUpdate(alice, 'to nowhere');
+    expect((await gw.deliver(bot, update)).status).toBe(200);
+    const job = await jobOf(bot, update.update_id);
+    expect(await job.getState()).toBe('failed');
+    expect(job.failedReason).toContain('chat not found');
+    expect(job.attemptsMade).toBe(1);
+    expect(sent(bot)).toHaveLength(1);
+    expect(job.failedReason).not.toContain(bot.token);
+  });
+
+  it('waits for retry_after on 429, then succeeds', async () => {
+    const bot = await gw.registerBot();
+    gw.telegram.fail('sendMessage', FakeTelegram.error(429, 'Too Many Requests: retry after 1', { retry_after: 1 }));
+    const update = textUpdate(alice, 'rate limited');
+    expect((await gw.deliver(bot, update)).status).toBe(200);
+    await gw.telegram.waitFor(() => sent(bot).length === 2, 10_000);
+    const [first, second] = sent(bot);
+    expect(second.at - first.at).toBeGreaterThanOrEqual(900);
+    const job = await jobOf(bot, update.update_id);
+    expect(await job.getState()).toBe('completed');
+  });
+
+  it('retries 5xx and network errors with backoff until Telegram answers', async () => {
+    const bot = await gw.registerBot();
+    gw.telegram.fail('sendMessage', FakeTelegram.error(502, 'Bad Gateway'), 2);
+    gw.telegram.fail('sendMessage', 'network');
+    const update = textUpdate(alice, 'eventually');
+    expect((await gw.deliver(bot, update)).status).toBe(200);
+    await gw.telegram.waitFor(() => sent(bot).length === 4, 15_000);
+    const job = await jobOf(bot, update.update_id);
+    expect(await job.getState()).toBe('completed');
+    expect(job.attemptsMade).toBe(4);
+  });
+
+  it('gives up after JOB_ATTEMPTS transient failures and keeps the job as failed', async () => {
+    const limited = await Harness.start({ role: 'all', env: { JOB_ATTEMPTS: '2' }, telegram: gw.telegram });
+    try {
+      const bot = await limited.registerBot();
+      limited.telegram.fail('sendMessage', FakeTelegram.error(500, 'Internal Server Error'), 2);
+      const update = textUpdate(alice, 'doomed');
+      expect((await limited.deliver(bot, update)).status).toBe(200);
+      const q = new Queue<UpdateJobData>(UPDATES_QUEUE, {
+        connection: { url: limited.config.redisUrl },
+        prefix: limited.config.redisPrefix,
+      });
+      try {
+        await waitUntil(async () => (await q.getFailedCount()) === 1, 10_000, 'the job to fail');
+        const [job] = await q.getFailed();
+        expect(job.attemptsMade).toBe(2);
+        expect(job.failedReason).toContain('500');
+      } finally {
+        await q.close();
+      }
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('counts processed and failed updates in /metrics', async () => {
+    const text = await (await fetch(`${gw.baseUrl}/metrics`)).text();
+    expect(text).toMatch(/tg_gateway_updates_processed_total\{kind="message"\} [1-9]/);
+    expect(text).toMatch(/tg_gateway_updates_failed_total\{kind="permanent"\} [1-9]/);
+    expect(text).toMatch(/tg_gateway_updates_failed_total\{kind="rate_limited"\} [1-9]/);
+    expect(text).toMatch(/tg_gateway_updates_failed_total\{kind="transient"\} [1-9]/);
+  });
+
+  it('never writes a token or a secret to the logs while processing', () => {
+    const logs = gw.logs.join('');
+    expect(logs.length).toBeGreaterThan(0);
+    for (const call of gw.telegram.calls) expect(logs).not.toContain(call.token);
+  });
+});

@@ -1,0 +1,169 @@
+import Fastify, { FastifyInstance } from 'fastify';
+
+export interface TelegramCall {
+  token: string;
+  method: string;
+  params: Record<string, any>;
+  at: number;
+}
+
+export interface FakeBot {
+  id: number;
+  is_bot: true;
+  first_name: string;
+  username: string;
+  can_join_groups: boolean;
+  can_read_all_group_messages: boolean;
+  supports_inline_queries: boolean;
+  can_connect_to_business: boolean;
+  has_main_web_app: boolean;
+  has_topics_enabled: boolean;
+  allows_users_to_create_topics: boolean;
+  can_manage_bots: boolean;
+  supports_join_request_queries: boolean;
+}
+
+type Scripted = { status: number; body: unknown } | 'network';
+
+let nextBotId = 7_000_000_000 + Math.floor(Math.random() * 100_000_000);
+
+/**
+ * A Telegram Bot API stand-in on 127.0.0.1 that speaks the real wire format (`POST /bot<token>/<method>`,
+ * `{ ok, result }` / `{ ok: false, error_code, description, parameters }`), records every call, and can be told
+ * to fail a method a number of times.
+ */
+export class FakeTelegram {
+  readonly calls: TelegramCall[] = [];
+  private readonly bots = new Map<string, FakeBot>();
+  private readonly failures = new Map<string, Scripted[]>();
+  private readonly webhooks = new Map<string, Record<string, any>>();
+  private messageId = 1;
+
+  private constructor(
+    private readonly server: FastifyInstance,
+    readonly apiRoot: string,
+  ) {}
+
+  static async start(): Promise<FakeTelegram> {
+    const server = Fastify({ logger: false, forceCloseConnections: true });
+    server.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string' },
+      (_req, body: string, done) => done(null, Object.fromEntries(new URLSearchParams(body))),
+    );
+    const self: { fake?: FakeTelegram } = {};
+    server.all('/bot:token/:method', async (request, reply) => {
+      const { token, method } = request.params as { token: string; method: string };
+      const params = (request.body ?? {}) as Record<string, any>;
+      const answer = self.fake!.answer(token, method, params);
+      if (answer === 'network') {
+        request.raw.socket.destroy();
+        return reply;
+      }
+      return reply.code(answer.status).send(answer.body);
+    });
+    const address = await server.listen({ port: 0, host: '127.0.0.1' });
+    self.fake = new FakeTelegram(server, address);
+    return self.fake;
+  }
+
+  /** Makes a token known; getMe answers with this bot. */
+  addBot(overrides: Partial<FakeBot> = {}): { token: string; bot: FakeBot } {
+    const id = overrides.id ?? nextBotId++;
+    const bot: FakeBot = {
+      id,
+      is_bot: true,
+      first_name: `Bot ${id}`,
+      username: `fake_${id}_bot`,
+      can_join_groups: true,
+      can_read_all_group_messages: false,
+      supports_inline_queries: false,
+      can_connect_to_business: false,
+      has_main_web_app: false,
+      has_topics_enabled: false,
+      allows_users_to_create_topics: false,
+      can_manage_bots: false,
+      supports_join_request_queries: false,
+      ...overrides,
+    };
+    const token = `${id}:AA${Buffer.from(`${id}-${Math.random()}`).toString('base64url').slice(0, 33).padEnd(33, 'x')}`;
+    this.bots.set(token, bot);
+    return { token, bot };
+  }
+
+  /** The next `times` calls of `method` fail this way (an HTTP answer, or the connection dropped). */
+  fail(method: string, failure: Scripted, times = 1): void {
+    const queue = this.failures.get(method) ?? [];
+    for (let i = 0; i < times; i++) queue.push(failure);
+    this.failures.set(method, queue);
+  }
+
+  static error(code: number, description: string, parameters?: Record<string, unknown>): Scripted {
+    return { status: code, body: { ok: false, error_code: code, description, ...(parameters ? { parameters } : {}) } };
+  }
+
+  callsOf(method: string, token?: string): TelegramCall[] {
+    return this.calls.filter((c) => c.method === method && (token === undefined || c.token === token));
+  }
+
+  /** Waits until `predicate` holds for the recorded calls (polling), or fails after `timeoutMs`. */
+  async waitFor(predicate: (calls: TelegramCall[]) => boolean, timeoutMs = 10_000, what = 'calls'): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate(this.calls)) {
+      if (Date.now() > deadline) {
+        const seen = this.calls.map((c) => `${c.method}(${JSON.stringify(c.params).slice(0, 80)})`).join('\n  ');
+        throw new Error(`Timed out waiting for ${what}; fake Telegram saw:\n  ${seen}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
+  }
+
+  private answer(token: string, method: string, params: Record<string, any>): Scripted {
+    this.calls.push({ token, method, params, at: Date.now() });
+    const bot = this.bots.get(token);
+    if (!bot) return FakeTelegram.error(401, 'Unauthorized');
+    const scripted = this.failures.get(method)?.shift();
+    if (scripted) return scripted;
+    const ok = (result: unknown) => ({ status: 200, body: { ok: true, result } });
+    const chat = { id: Number(params.chat_id), type: 'private' };
+    switch (method) {
+      case 'getMe':
+        return ok(bot);
+      case 'sendMessage':
+        return ok({ message_id: this.messageId++, date: now(), chat, text: params.text });
+      case 'copyMessage':
+        return ok({ message_id: this.messageId++ });
+      case 'setWebhook':
+        this.webhooks.set(token, { ...params });
+        return ok(true);
+      case 'deleteWebhook':
+        this.webhooks.delete(token);
+        return ok(true);
+      case 'getWebhookInfo': {
+        const hook = this.webhooks.get(token);
+        return ok({
+          url: hook?.url ?? '',
+          has_custom_certificate: false,
+          pending_update_count: 0,
+          ...(hook?.max_connections ? { max_connections: hook.max_connections } : {}),
+          ...(hook?.allowed_updates ? { allowed_updates: hook.allowed_updates } : {}),
+        });
+      }
+      default:
+        return ok(true);
+    }
+  }
+
+  /** What setWebhook last received for a token (Telegram's view of the webhook). */
+  webhookOf(token: string): Record<string, any> | undefined {
+    return this.webhooks.get(token);
+  }
+}
+
+function now(): number {
+  return Math.floor(Date.now() / 1000);
+}

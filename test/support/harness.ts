@@ -1,0 +1,154 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { AppRole } from '../../src/app.module';
+import { BotRegistryService } from '../../src/bots/bot-registry.service';
+import { BotRecord } from '../../src/bots/bot.types';
+import { createApp } from '../../src/bootstrap';
+import { createRootLogger } from '../../src/common/logger';
+import { AppConfig, loadConfig } from '../../src/config/config';
+import { PrismaService } from '../../src/infra/database/prisma.service';
+import { FakeBot, FakeTelegram } from './fake-telegram';
+
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgresql://postgres:postgres@127.0.0.1:5432/tg_gateway_test';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Environment of a test gateway: its own Redis prefix, random keys, the fake Telegram as API root. */
+export function testEnv(apiRoot: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: TEST_DATABASE_URL,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: `tgwtest-${randomBytes(4).toString('hex')}`,
+    TELEGRAM_API_ROOT: apiRoot,
+    PUBLIC_URL: 'https://gateway.example.com',
+    ADMIN_API_KEYS: randomBytes(24).toString('base64url'),
+    TOKEN_ENCRYPTION_KEYS: `test1:${randomBytes(32).toString('base64')}`,
+    TOKEN_HASH_KEY: randomBytes(32).toString('base64'),
+    JOB_BACKOFF_MS: '50',
+    LOG_LEVEL: 'debug',
+    ...overrides,
+  };
+}
+
+export interface RegisteredBot {
+  record: BotRecord;
+  token: string;
+  secret: string;
+  info: FakeBot;
+}
+
+export interface PostOptions {
+  secret?: string | null;
+  contentType?: string | null;
+  headers?: Record<string, string>;
+  rawBody?: string;
+}
+
+/** A whole gateway (API and worker by default) on a random port, talking to real Postgres and Redis. */
+export class Harness {
+  readonly botIds: string[] = [];
+
+  private constructor(
+    readonly app: NestFastifyApplication,
+    readonly config: AppConfig,
+    readonly telegram: FakeTelegram,
+    readonly baseUrl: string,
+    readonly redis: Redis,
+    private readonly ownsTelegram: boolean,
+    /** Every log line the gateway wrote (JSON), for asserting that no secret reached them. */
+    readonly logs: string[],
+  ) {}
+
+  static async start(
+    options: { role?: AppRole; env?: Record<string, string>; telegram?: FakeTelegram } = {},
+  ): Promise<Harness> {
+    const telegram = options.telegram ?? (await FakeTelegram.start());
+    const config = loadConfig(testEnv(telegram.apiRoot, options.env));
+    const logs: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        logs.push(chunk.toString());
+        callback();
+      },
+    });
+    const app = await createApp({
+      role: options.role ?? 'all',
+      config,
+      logger: createRootLogger(config.logLevel, sink),
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.getHttpServer().address() as { port: number };
+    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+    redis.on('error', () => undefined);
+    return new Harness(app, config, telegram, `http://127.0.0.1:${address.port}`, redis, !options.telegram, logs);
+  }
+
+  get registry(): BotRegistryService {
+    return this.app.get(BotRegistryService);
+  }
+
+  /** Registers a bot known to the fake Telegram, the way the admin API does, and returns its secrets. */
+  async registerBot(overrides: Partial<FakeBot> = {}, name?: string): Promise<RegisteredBot> {
+    const { token, bot } = this.telegram.addBot(overrides);
+    const record = await this.registry.register({ token, name, botInfo: bot });
+    this.botIds.push(record.id);
+    return { record, token, secret: this.registry.webhookSecretOf(record), info: bot };
+  }
+
+  post(token: string, body: unknown, options: PostOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.contentType !== null) headers['content-type'] = options.contentType ?? 'application/json';
+    if (options.secret !== null && options.secret !== undefined) {
+      headers['x-telegram-bot-api-secret-token'] = options.secret;
+    }
+    return fetch(`${this.baseUrl}/webhook/${token}`, {
+      method: 'POST',
+      headers,
+      body: options.rawBody ?? JSON.stringify(body),
+    });
+  }
+
+  /** Posts as Telegram would for a registered bot. */
+  deliver(bot: RegisteredBot, update: unknown): Promise<Response> {
+    return this.post(bot.token, update, { secret: bot.secret });
+  }
+
+  /** Redis keys this gateway wrote, without the prefix. */
+  async keys(pattern = '*'): Promise<string[]> {
+    const prefix = `${this.config.redisPrefix}:`;
+    const keys = await this.redis.keys(`${prefix}${pattern}`);
+    return keys.map((k) => k.slice(prefix.length));
+  }
+
+  async close(): Promise<void> {
+    await this.app.close();
+    const prisma = new PrismaService(this.config);
+    try {
+      if (this.botIds.length > 0) await prisma.bot.deleteMany({ where: { id: { in: this.botIds } } });
+    } finally {
+      await prisma.$disconnect();
+    }
+    const keys = await this.redis.keys(`${this.config.redisPrefix}:*`);
+    for (let i = 0; i < keys.length; i += 500) await this.redis.del(...keys.slice(i, i + 500));
+    this.redis.disconnect();
+    if (this.ownsTelegram) await this.telegram.close();
+  }
+}
+
+export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition') {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A response's JSON body, untyped (tests assert on its shape). */
+export async function jsonOf(res: Response): Promise<any> {
+  return res.json();
+}

@@ -1,0 +1,313 @@
+import { Queue } from 'bullmq';
+import { createServer, Server, Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { BotRepository } from '../src/bots/bot.repository';
+import { PrismaService } from '../src/infra/database/prisma.service';
+import { UPDATES_QUEUE, UpdateJobData } from '../src/updates/update-queue';
+import { FakeTelegram } from './support/fake-telegram';
+import { Harness, jsonOf, RegisteredBot } from './support/harness';
+import { alice, callbackQueryUpdate, futureKindUpdate, textUpdate } from './support/updates';
+
+describe('POST /webhook/:token (ingress only)', () => {
+  let gw: Harness;
+  let queue: Queue<UpdateJobData>;
+  let bot: RegisteredBot;
+
+  beforeAll(async () => {
+    gw = await Harness.start({ role: 'api' });
+    queue = new Queue(UPDATES_QUEUE, { connection: { url: gw.config.redisUrl }, prefix: gw.config.redisPrefix });
+    bot = await gw.registerBot();
+  });
+
+  afterAll(async () => {
+    await queue.close();
+    await gw.close();
+  });
+
+  const jobsOf = async (botId: string) =>
+    (await queue.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed'])).filter(
+      (j) => j.data.botId === botId,
+    );
+
+  it('stores the update in the queue and answers 200 with an empty body', async () => {
+    const update = textUpdate(alice, 'hi');
+    const res = await gw.deliver(bot, update);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('');
+    const jobs = await jobsOf(bot.record.id);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0].data.update).toEqual(update);
+    expect(jobs[0].data.botId).toBe(bot.record.id);
+  });
+
+  it('keeps the token and the secret out of the job payload and of every Redis key', async () => {
+    await gw.deliver(bot, textUpdate(alice, 'secret check'));
+    for (const key of await gw.keys()) {
+      const full = `${gw.config.redisPrefix}:${key}`;
+      expect(full).not.toContain(bot.token);
+      const type = await gw.redis.type(full);
+      const dump =
+        type === 'hash'
+          ? JSON.stringify(await gw.redis.hgetall(full))
+          : type === 'string'
+            ? ((await gw.redis.get(full)) ?? '')
+            : '';
+      expect(dump).not.toContain(bot.token);
+      expect(dump).not.toContain(bot.secret);
+    }
+  });
+
+  it('accepts a duplicate with 200 without enqueueing it again', async () => {
+    const other = await gw.registerBot();
+    const update = textUpdate(alice, 'once');
+    expect((await gw.deliver(other, update)).status).toBe(200);
+    expect((await gw.deliver(other, update)).status).toBe(200);
+    expect((await gw.deliver(other, { ...update })).status).toBe(200);
+    expect(await jobsOf(other.record.id)).toHaveLength(1);
+    // The same update_id from another bot is a different update.
+    expect((await gw.deliver(bot, { ...update })).status).toBe(200);
+    expect((await jobsOf(bot.record.id)).some((j) => j.data.update.update_id === update.update_id)).toBe(true);
+  });
+
+  it('keeps the dedupe key for at least 25 hours', async () => {
+    const update = textUpdate(alice, 'ttl');
+    await gw.deliver(bot, update);
+    const [key] = await gw.keys(`${UPDATES_QUEUE}:de:${bot.record.id}-${update.update_id}`);
+    expect(key).toBeDefined();
+    const ttl = await gw.redis.pttl(`${gw.config.redisPrefix}:${key}`);
+    expect(ttl).toBeGreaterThan(25 * 3600 * 1000 - 60_000);
+  });
+
+  it('accepts kinds of update it does not know yet', async () => {
+    expect((await gw.deliver(bot, futureKindUpdate())).status).toBe(200);
+    expect((await gw.deliver(bot, callbackQueryUpdate(alice))).status).toBe(200);
+  });
+
+  it('answers 404 for an unknown token, with nothing enqueued', async () => {
+    const { token } = gw.telegram.addBot();
+    const before = await queue.count();
+    const res = await gw.post(token, textUpdate(alice, 'x'), { secret: bot.secret });
+    expect(res.status).toBe(404);
+    expect(await jsonOf(res)).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      message: 'Unknown bot',
+      code: 'bot_not_found',
+    });
+    expect(await queue.count()).toBe(before);
+  });
+
+  it('answers 404 for a disabled bot', async () => {
+    const disabled = await gw.registerBot();
+    await gw.app.get(PrismaService).bot.update({ where: { id: disabled.record.id }, data: { enabled: false } });
+    const res = await gw.deliver(disabled, textUpdate(alice, 'x'));
+    expect(res.status).toBe(404);
+    expect(await jobsOf(disabled.record.id)).toHaveLength(0);
+  });
+
+  it('answers 401 for a missing or wrong secret', async () => {
+    const missing = await gw.post(bot.token, textUpdate(alice, 'x'), { secret: null });
+    expect(missing.status).toBe(401);
+    expect((await jsonOf(missing)).code).toBe('invalid_secret_token');
+    const wrong = await gw.post(bot.token, textUpdate(alice, 'x'), { secret: bot.secret.slice(0, -1) + 'A' });
+    expect(wrong.status).toBe(401);
+    const otherBot = await gw.registerBot();
+    const crossed = await gw.post(bot.token, textUpdate(alice, 'x'), { secret: otherBot.secret });
+    expect(crossed.status).toBe(401);
+  });
+
+  it('answers 400 for malformed JSON and for bodies that are not updates', async () => {
+    const malformed = await gw.post(bot.token, null, { secret: bot.secret, rawBody: '{"update_id": 1, "message": {' });
+    expect(malformed.status).toBe(400);
+    expect((await jsonOf(malformed)).code).toBe('invalid_json');
+    for (const body of [
+      [],
+      { message: { text: 'no id' } },
+      { update_id: -1, message: {} },
+      { update_id: '5', message: {} },
+      { update_id: 1.5, message: {} },
+      { update_id: 7 },
+      'just a string',
+    ]) {
+      const res = await gw.post(bot.token, body, { secret: bot.secret });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect((await jsonOf(res)).code).toBe('invalid_update');
+    }
+  });
+
+  it('answers 415 for a body that is not JSON', async () => {
+    const text = await gw.post(bot.token, null, { secret: bot.secret, contentType: 'text/plain', rawBody: 'hello' });
+    expect(text.status).toBe(415);
+    expect((await jsonOf(text)).code).toBe('unsupported_media_type');
+    const none = await gw.post(bot.token, null, { secret: bot.secret, contentType: null, rawBody: '{}' });
+    expect(none.status).toBe(415);
+  });
+
+  it('answers 413 for a body over the limit', async () => {
+    const huge = textUpdate(alice, 'x'.repeat(1024 * 1024 + 10));
+    const res = await gw.deliver(bot, huge);
+    expect(res.status).toBe(413);
+    expect((await jsonOf(res)).code).toBe('payload_too_large');
+    expect((await jobsOf(bot.record.id)).some((j) => j.data.update.update_id === huge.update_id)).toBe(false);
+  });
+
+  it('looks a known bot up in Postgres once, not per update', async () => {
+    const fresh = await gw.registerBot();
+    const repository = gw.app.get(BotRepository, { strict: false });
+    const spy = vi.spyOn(repository, 'getByTokenHash');
+    try {
+      for (let i = 0; i < 5; i++) expect((await gw.deliver(fresh, textUpdate(alice, `n${i}`))).status).toBe(200);
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('never puts the token in a response or a log line', async () => {
+    const res = await fetch(`${gw.baseUrl}/webhook/${bot.token}`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).not.toContain(bot.token);
+    await gw.post(bot.token, null, { secret: 'wrong', rawBody: '{' });
+    const logs = gw.logs.join('');
+    expect(logs).toContain('/webhook/<redacted>');
+    expect(logs).not.toContain(bot.token);
+    expect(logs).not.toContain(encodeURIComponent(bot.token));
+    expect(logs).not.toContain(bot.secret);
+  });
+
+  it('exposes webhook outcomes and enqueue latency as Prometheus metrics', async () => {
+    const res = await fetch(`${gw.baseUrl}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/tg_gateway_webhook_requests_total\{outcome="accepted"\} [1-9]/);
+    expect(text).toMatch(/tg_gateway_webhook_requests_total\{outcome="duplicate"\} [1-9]/);
+    expect(text).toMatch(/tg_gateway_webhook_requests_total\{outcome="unknown_bot"\} [1-9]/);
+    expect(text).toMatch(/tg_gateway_enqueue_duration_seconds_count [1-9]/);
+    expect(text).toMatch(/tg_gateway_queue_jobs\{state="waiting"\} [1-9]/);
+    expect(text).not.toContain(bot.token);
+  });
+
+  it('reports liveness and readiness', async () => {
+    expect((await fetch(`${gw.baseUrl}/health/live`)).status).toBe(200);
+    const ready = await fetch(`${gw.baseUrl}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await jsonOf(ready)).toEqual({ status: 'ok', checks: { postgres: 'up', redis: 'up' } });
+  });
+});
+
+describe('webhook source-IP allowlist', () => {
+  it('refuses callers outside WEBHOOK_ALLOWED_IPS with 403', async () => {
+    const gw = await Harness.start({ role: 'api', env: { WEBHOOK_ALLOWED_IPS: 'telegram' } });
+    try {
+      const bot = await gw.registerBot();
+      const res = await gw.deliver(bot, textUpdate(alice, 'x'));
+      expect(res.status).toBe(403);
+      expect((await jsonOf(res)).code).toBe('ip_not_allowed');
+      // X-Forwarded-For is not believed from a connection that is not a trusted proxy.
+      const forged = await gw.post(bot.token, textUpdate(alice, 'x'), {
+        secret: bot.secret,
+        headers: { 'x-forwarded-for': '149.154.167.220' },
+      });
+      expect(forged.status).toBe(403);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('believes X-Forwarded-For from a trusted proxy', async () => {
+    const gw = await Harness.start({
+      role: 'api',
+      env: { WEBHOOK_ALLOWED_IPS: 'telegram', TRUSTED_PROXIES: '127.0.0.1/32,::1' },
+    });
+    try {
+      const bot = await gw.registerBot();
+      const viaProxy = (ip: string) =>
+        gw.post(bot.token, textUpdate(alice, 'x'), { secret: bot.secret, headers: { 'x-forwarded-for': ip } });
+      expect((await viaProxy('149.154.167.220')).status).toBe(200);
+      expect((await viaProxy('203.0.113.7')).status).toBe(403);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('webhook when a dependency is down', () => {
+  let telegram: FakeTelegram;
+  let blackHole: Server;
+  let blackHolePort: number;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    telegram = await FakeTelegram.start();
+    // Accepts connections and never answers: a Redis that hangs rather than refuses.
+    blackHole = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    blackHolePort = (blackHole.address() as { port: number }).port;
+  });
+
+  afterAll(async () => {
+    await telegram.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => blackHole.close(resolve));
+  });
+
+  for (const [what, url] of [
+    ['refuses connections', 'redis://127.0.0.1:1'],
+    ['hangs', () => `redis://127.0.0.1:${blackHolePort}`],
+  ] as const) {
+    it(`answers 503 with Retry-After within a second when Redis ${what}`, async () => {
+      const redisUrl = typeof url === 'function' ? url() : url;
+      // The bot is registered through a healthy gateway sharing the database and keys.
+      const healthy = await Harness.start({ role: 'api', telegram });
+      const down = await Harness.start({
+        role: 'api',
+        telegram,
+        env: {
+          REDIS_URL: redisUrl,
+          TOKEN_ENCRYPTION_KEYS: healthyKeys(healthy).enc,
+          TOKEN_HASH_KEY: healthyKeys(healthy).hash,
+        },
+      });
+      try {
+        const bot = await healthy.registerBot();
+        const started = Date.now();
+        const res = await down.deliver(bot, textUpdate(alice, 'x'));
+        const elapsed = Date.now() - started;
+        expect(res.status).toBe(503);
+        expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+        expect((await jsonOf(res)).code).toBe('queue_unavailable');
+        expect(elapsed).toBeLessThan(2_000);
+        const ready = await fetch(`${down.baseUrl}/health/ready`);
+        expect(ready.status).toBe(503);
+        expect((await jsonOf(ready)).checks.redis).toBe('down');
+      } finally {
+        await down.app.close();
+        await healthy.close();
+      }
+    });
+  }
+
+  it('answers 503, never 404, when Postgres is down on a cache miss', async () => {
+    const gw = await Harness.start({
+      role: 'api',
+      telegram,
+      env: { DATABASE_URL: 'postgresql://postgres:postgres@127.0.0.1:1/tg_gateway_test' },
+    });
+    try {
+      const { token } = telegram.addBot();
+      const res = await gw.post(token, textUpdate(alice, 'x'), { secret: 'whatever' });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect((await jsonOf(res)).code).toBe('database_unavailable');
+    } finally {
+      await gw.app.close();
+    }
+  });
+});
+
+function healthyKeys(h: Harness) {
+  return {
+    enc: h.config.encryptionKeys.map((k) => `${k.id}:${k.key.toString('base64')}`).join(','),
+    hash: h.config.tokenHashKey.toString('base64'),
+  };
+}
