@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { Job, Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UPDATES_QUEUE, UpdateJobData } from '../src/updates/update-queue';
 import { FakeTelegram, TelegramCall } from './support/fake-telegram';
@@ -33,18 +33,22 @@ describe('workers and the shared dispatcher', () => {
     gw.telegram.callsOf('sendMessage', bot.token).filter((c) => chatId === undefined || c.params.chat_id === chatId);
   const texts = (calls: TelegramCall[]) => calls.map((c) => c.params.text as string);
 
-  /** Delivers updates one after another, each after the previous reply arrived (as a user types). */
-  async function converse(bot: RegisteredBot, chatId: number, ...updates: object[]): Promise<string[]> {
+  /**
+   * Delivers updates one after another, each once the previous one was fully processed (reply sent and session
+   * saved), as a user who reads every answer before typing.
+   */
+  async function converse(bot: RegisteredBot, chatId: number, ...updates: { update_id: number }[]): Promise<string[]> {
     const before = sent(bot, chatId).length;
-    for (const [i, update] of updates.entries()) {
+    for (const update of updates) {
       expect((await gw.deliver(bot, update)).status).toBe(200);
-      await gw.telegram.waitFor(() => sent(bot, chatId).length >= before + i + 1, 10_000, `reply ${i + 1}`);
+      const job = await jobOf(bot, update.update_id);
+      expect(await job.getState()).toBe('completed');
     }
     return texts(sent(bot, chatId).slice(before));
   }
 
   async function jobOf(bot: RegisteredBot, updateId: number) {
-    let found;
+    let found: Job<UpdateJobData> | undefined;
     await waitUntil(
       async () => {
         const jobs = await queue.getJobs(['completed', 'failed']);

@@ -4,7 +4,8 @@ import type { UserFromGetMe } from 'grammy/types';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { serializeError } from '../common/logger';
-import { BotRepository } from './bot.repository';
+import { BotChangeBus } from './bot-change.bus';
+import { BotRepository, SealedFields } from './bot.repository';
 import { BotRecord, IngressBot, WorkerBot } from './bot.types';
 import { RefreshingCache } from './refreshing-cache';
 import { generateWebhookSecret, Keyring, tokenBlindIndex } from './token-crypto';
@@ -28,9 +29,14 @@ export class BotRegistryService {
 
   constructor(
     private readonly bots: BotRepository,
+    private readonly changes: BotChangeBus,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.keyring = new Keyring(config.encryptionKeys);
+    changes.onChange((change) => {
+      this.byId.invalidate(change.botId);
+      for (const hash of change.tokenHashes) this.byTokenHash.invalidate(hash);
+    });
     const onRefreshError = (error: unknown) =>
       this.logger.warn({ msg: 'Bot cache refresh failed; serving the cached entry', err: serializeError(error) });
     const { size, ttlMs, negativeSize, negativeTtlMs } = config.botCache;
@@ -75,6 +81,91 @@ export class BotRegistryService {
     // The token may have been looked up (and remembered as unknown) before it was registered.
     this.byTokenHash.invalidate(this.tokenHash(input.token).toString('base64'));
     return record;
+  }
+
+  /** Looks a bot up by the gateway id (UUID), the Telegram bot id (digits), or `@username`. */
+  async resolve(ref: string): Promise<BotRecord | null> {
+    const trimmed = ref.trim();
+    if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(trimmed)) {
+      return this.bots.getById(trimmed.toLowerCase());
+    }
+    if (/^\d{1,20}$/.test(trimmed)) return this.bots.getByTelegramId(BigInt(trimmed));
+    if (/^@[A-Za-z0-9_]{1,64}$/.test(trimmed)) return this.bots.getByUsername(trimmed.slice(1));
+    return null;
+  }
+
+  /** Re-encrypts the row with a new token (same Telegram bot) and its fresh getMe profile. */
+  async replaceToken(record: BotRecord, token: string, botInfo: UserFromGetMe): Promise<boolean> {
+    const oldHash = this.tokenHash(this.tokenOf(record)).toString('base64');
+    const sealed = this.seal(record.id, token, this.webhookSecretOf(record), this.previousSecretOf(record));
+    const ok = await this.bots.reseal(record.id, record.tokenKeyId, sealed, {
+      username: botInfo.username,
+      firstName: botInfo.first_name,
+      botInfo,
+    });
+    if (ok) await this.announce(record.id, [oldHash, Buffer.from(sealed.tokenHash).toString('base64')]);
+    return ok;
+  }
+
+  /**
+   * Makes `secret` the webhook secret; the current one stays accepted until `previousExpiresAt`, so deliveries
+   * Telegram already signed with it are not refused during the switch.
+   */
+  async replaceSecret(record: BotRecord, secret: string, previousExpiresAt: Date | null): Promise<boolean> {
+    const previous = previousExpiresAt ? { secret: this.webhookSecretOf(record), expiresAt: previousExpiresAt } : null;
+    const sealed = this.seal(record.id, this.tokenOf(record), secret, previous);
+    const ok = await this.bots.reseal(record.id, record.tokenKeyId, sealed);
+    if (ok) await this.announce(record.id, [Buffer.from(sealed.tokenHash).toString('base64')]);
+    return ok;
+  }
+
+  /** Re-encrypts a row with the primary key; false when it changed meanwhile (the caller reads it again). */
+  async reencrypt(record: BotRecord): Promise<boolean> {
+    const sealed = this.seal(
+      record.id,
+      this.tokenOf(record),
+      this.webhookSecretOf(record),
+      this.previousSecretOf(record),
+    );
+    return this.bots.reseal(record.id, record.tokenKeyId, sealed);
+  }
+
+  get primaryKeyId(): string {
+    return this.keyring.primaryKeyId;
+  }
+
+  /** Tells every process that a bot changed (after an update or a delete). */
+  async announce(botId: string, tokenHashes?: string[]): Promise<void> {
+    await this.changes.publish({ botId, tokenHashes: tokenHashes ?? [] });
+  }
+
+  tokenHashOf(record: BotRecord): string {
+    return this.tokenHash(this.tokenOf(record)).toString('base64');
+  }
+
+  private previousSecretOf(record: BotRecord): { secret: string; expiresAt: Date } | null {
+    if (!record.previousSecretCiphertext || !record.previousSecretExpiresAt) return null;
+    if (record.previousSecretExpiresAt.getTime() <= Date.now()) return null;
+    return {
+      secret: this.keyring.decrypt(record.previousSecretCiphertext, 'webhook-secret', record.id),
+      expiresAt: record.previousSecretExpiresAt,
+    };
+  }
+
+  private seal(
+    id: string,
+    token: string,
+    secret: string,
+    previous: { secret: string; expiresAt: Date } | null,
+  ): SealedFields {
+    return {
+      tokenCiphertext: this.keyring.encrypt(token, 'bot-token', id),
+      tokenKeyId: this.keyring.primaryKeyId,
+      tokenHash: this.tokenHash(token),
+      webhookSecretCiphertext: this.keyring.encrypt(secret, 'webhook-secret', id),
+      previousSecretCiphertext: previous ? this.keyring.encrypt(previous.secret, 'webhook-secret', id) : null,
+      previousSecretExpiresAt: previous?.expiresAt ?? null,
+    };
   }
 
   /** The bot a webhook token belongs to, or null when no bot has it. Throws DatabaseUnavailableError. */

@@ -17,6 +17,29 @@ export interface NewBotRow {
   webhookSecretCiphertext: Uint8Array;
 }
 
+/** Every ciphertext of a row, written together with the primary key (so `tokenKeyId` names the row's key). */
+export interface SealedFields {
+  tokenCiphertext: Uint8Array;
+  tokenKeyId: string;
+  tokenHash: Uint8Array;
+  webhookSecretCiphertext: Uint8Array;
+  previousSecretCiphertext: Uint8Array | null;
+  previousSecretExpiresAt: Date | null;
+}
+
+export interface BotProfile {
+  username: string;
+  firstName: string;
+  botInfo: UserFromGetMe;
+}
+
+export interface ListBotsQuery {
+  /** The id of the last bot of the previous page. */
+  after?: string;
+  limit: number;
+  enabled?: boolean;
+}
+
 /** The only place that queries the `bots` table. Infrastructure failures surface as DatabaseUnavailableError. */
 @Injectable()
 export class BotRepository {
@@ -28,6 +51,92 @@ export class BotRepository {
 
   async getById(id: string): Promise<BotRecord | null> {
     return this.run(async () => toRecord(await this.prisma.bot.findUnique({ where: { id } })));
+  }
+
+  async getByTelegramId(telegramId: bigint): Promise<BotRecord | null> {
+    return this.run(async () => toRecord(await this.prisma.bot.findUnique({ where: { telegramId } })));
+  }
+
+  async getByUsername(username: string): Promise<BotRecord | null> {
+    return this.run(async () =>
+      toRecord(await this.prisma.bot.findFirst({ where: { username: { equals: username, mode: 'insensitive' } } })),
+    );
+  }
+
+  /** A page in creation order; asks for one more row than `limit` so the caller knows whether more follow. */
+  async list(query: ListBotsQuery): Promise<BotRecord[]> {
+    return this.run(async () => {
+      const rows = await this.prisma.bot.findMany({
+        where: query.enabled === undefined ? {} : { enabled: query.enabled },
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        take: query.limit + 1,
+        ...(query.after ? { cursor: { id: query.after }, skip: 1 } : {}),
+      });
+      return rows.map((row) => toRecord(row)!);
+    });
+  }
+
+  async update(id: string, data: { name?: string | null; enabled?: boolean }): Promise<BotRecord | null> {
+    return this.run(async () => {
+      const { count } = await this.prisma.bot.updateMany({ where: { id }, data });
+      return count === 0 ? null : this.getById(id);
+    });
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.run(async () => (await this.prisma.bot.deleteMany({ where: { id } })).count > 0);
+  }
+
+  /**
+   * Replaces the row's ciphertexts (and, with a new token, its profile), provided they are still written with
+   * `expectedKeyId`: a concurrent re-encryption or token change makes this a no-op (false) instead of a lost update.
+   */
+  async reseal(id: string, expectedKeyId: string, fields: SealedFields, profile?: BotProfile): Promise<boolean> {
+    return this.run(async () => {
+      const { count } = await this.prisma.bot.updateMany({
+        where: { id, tokenKeyId: expectedKeyId },
+        data: {
+          tokenCiphertext: bytes(fields.tokenCiphertext),
+          tokenKeyId: fields.tokenKeyId,
+          tokenHash: bytes(fields.tokenHash),
+          webhookSecretCiphertext: bytes(fields.webhookSecretCiphertext),
+          previousSecretCiphertext: fields.previousSecretCiphertext ? bytes(fields.previousSecretCiphertext) : null,
+          previousSecretExpiresAt: fields.previousSecretExpiresAt,
+          ...(profile
+            ? { username: profile.username, firstName: profile.firstName, botInfo: toJson(profile.botInfo) }
+            : {}),
+        },
+      });
+      return count > 0;
+    });
+  }
+
+  /** Bots whose ciphertexts are not written with `keyId`, in id order (for re-encryption in batches). */
+  async listSealedWithOtherKey(keyId: string, limit: number): Promise<BotRecord[]> {
+    return this.run(async () => {
+      const rows = await this.prisma.bot.findMany({
+        where: { tokenKeyId: { not: keyId } },
+        orderBy: { id: 'asc' },
+        take: limit,
+      });
+      return rows.map((row) => toRecord(row)!);
+    });
+  }
+
+  async countSealedWithOtherKey(keyId: string): Promise<number> {
+    return this.run(() => this.prisma.bot.count({ where: { tokenKeyId: { not: keyId } } }));
+  }
+
+  /** Enabled bots in id order, a page at a time. */
+  async listEnabled(after: string | undefined, limit: number): Promise<BotRecord[]> {
+    return this.run(async () => {
+      const rows = await this.prisma.bot.findMany({
+        where: { enabled: true, ...(after ? { id: { gt: after } } : {}) },
+        orderBy: { id: 'asc' },
+        take: limit,
+      });
+      return rows.map((row) => toRecord(row)!);
+    });
   }
 
   async insert(row: NewBotRow): Promise<BotRecord> {

@@ -1,6 +1,13 @@
 import { Module } from '@nestjs/common';
+import { TelegramModule } from '../telegram/telegram.module';
+import { BotAdminService } from './bot-admin.service';
 import { BotRegistryService } from './bot-registry.service';
+import { BotChangeBus } from './bot-change.bus';
 import { BotRepository } from './bot.repository';
 
-@Module({ providers: [BotRepository, BotRegistryService], exports: [BotRegistryService] })
+@Module({
+  imports: [TelegramModule],
+  providers: [BotRepository, BotChangeBus, BotRegistryService, BotAdminService],
+  exports: [BotRegistryService, BotAdminService],
+})
 export class BotsModule {}

@@ -84,3 +84,47 @@ export class DatabaseUnavailableError extends Error {
     this.name = 'DatabaseUnavailableError';
   }
 }
+
+export class ConflictError extends AppError {
+  readonly status = 409;
+  constructor(
+    message: string,
+    readonly code = 'conflict',
+  ) {
+    super(message);
+  }
+}
+
+/** The request was understood but cannot be carried out (e.g. Telegram rejected the token). */
+export class UnprocessableError extends AppError {
+  readonly status = 422;
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Telegram could not be reached or failed on its side. */
+export class BadGatewayError extends AppError {
+  readonly status = 502;
+  constructor(
+    message: string,
+    readonly code = 'telegram_unavailable',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class TooManyRequestsError extends AppError {
+  readonly status = 429;
+  readonly code = 'telegram_rate_limited';
+  constructor(
+    message: string,
+    override readonly retryAfter: number,
+  ) {
+    super(message);
+  }
+}

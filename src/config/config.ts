@@ -35,6 +35,8 @@ export interface AppConfig {
     trustedProxies: string[];
     enqueueTimeoutMs: number;
     retryAfterSeconds: number;
+    /** How long the previous webhook secret stays valid after a rotation. */
+    secretOverlapSeconds: number;
   };
   botCache: {
     size: number;
@@ -273,6 +275,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       trustedProxies: parseCidrList('TRUSTED_PROXIES', r.list('TRUSTED_PROXIES'), r.problems, false),
       enqueueTimeoutMs: r.int('ENQUEUE_TIMEOUT_MS', 1000, 50, 60_000),
       retryAfterSeconds: r.int('RETRY_AFTER_SECONDS', 5, 1, 3600),
+      secretOverlapSeconds: r.int('WEBHOOK_SECRET_OVERLAP_SECONDS', 600, 0, 7 * 24 * 3600),
     },
     botCache: {
       size: r.int('BOT_CACHE_SIZE', 10_000, 1),

@@ -29,6 +29,11 @@ export class RedisConnections implements OnModuleDestroy {
     return this.create(name, { maxRetriesPerRequest: null });
   }
 
+  /** A connection for SUBSCRIBE (it can run no other command); ioredis re-subscribes after a reconnect. */
+  forSubscriber(name: string): Redis {
+    return this.create(name, { maxRetriesPerRequest: null });
+  }
+
   async ping(timeoutMs = 1_000): Promise<boolean> {
     try {
       return (await withTimeout(this.general.ping(), timeoutMs)) === 'PONG';

@@ -1,0 +1,330 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { WebhookInfo } from 'grammy/types';
+import { AppConfig } from '../config/config';
+import { APP_CONFIG } from '../config/config.module';
+import { AppError, BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../common/errors';
+import { redactSecrets } from '../common/redact';
+import { isUniqueViolation } from '../infra/database/prisma.service';
+import { TelegramService } from '../telegram/telegram.service';
+import { BotRegistryService } from './bot-registry.service';
+import { BotRepository } from './bot.repository';
+import { BotRecord } from './bot.types';
+import { BotView, toBotView } from './bot.view';
+import { generateWebhookSecret } from './token-crypto';
+
+/** `<bot id>:<secret part>` as BotFather issues them. */
+export const TOKEN_SHAPE = /^\d{5,20}:[A-Za-z0-9_-]{30,64}$/;
+
+export interface WebhookOptions {
+  /** Public base URL of the gateway; PUBLIC_URL when absent. */
+  url?: string;
+  dropPendingUpdates?: boolean;
+  maxConnections?: number;
+  allowedUpdates?: string[];
+}
+
+export interface WebhookStatus {
+  /** Telegram's URL with the token replaced by `<redacted>`; empty when no webhook is set. */
+  url: string;
+  expectedUrl: string;
+  matchesExpected: boolean;
+  pendingUpdateCount: number;
+  lastErrorDate: string | null;
+  lastErrorMessage: string | null;
+  lastSynchronizationErrorDate: string | null;
+  maxConnections: number | null;
+  allowedUpdates: string[] | null;
+  ipAddress: string | null;
+}
+
+export type SyncState = 'ok' | 'set' | 'would_set' | 'error';
+
+export interface SyncResult {
+  bot: BotView;
+  state: SyncState;
+  reason: string;
+  pendingUpdates: number | null;
+  lastError: string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/**
+ * Operator actions on bots. The admin REST API and the CLI both call this service, so every operation has one
+ * implementation. Results are views (no token, no secret); failures are typed errors with stable codes.
+ */
+@Injectable()
+export class BotAdminService {
+  private readonly logger = new Logger('Admin');
+
+  constructor(
+    private readonly registry: BotRegistryService,
+    private readonly bots: BotRepository,
+    private readonly telegram: TelegramService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async register(input: { token: string; name?: string | null }): Promise<BotView> {
+    const token = checkTokenShape(input.token);
+    const botInfo = await this.telegram.getMe(token);
+    if (await this.bots.getByTelegramId(BigInt(botInfo.id))) throw alreadyRegistered(botInfo.username);
+    try {
+      const record = await this.registry.register({ token, name: input.name ?? null, botInfo });
+      this.logger.log({ msg: 'Bot registered', botId: record.id, username: record.username });
+      return toBotView(record);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw alreadyRegistered(botInfo.username);
+      throw error;
+    }
+  }
+
+  async list(query: { cursor?: string; limit?: number; enabled?: boolean }): Promise<Page<BotView>> {
+    const limit = query.limit ?? 50;
+    if (query.cursor && !(await this.bots.getById(query.cursor))) {
+      throw new BadRequestError('cursor does not name a bot (use nextCursor of the previous page)', 'invalid_cursor');
+    }
+    const rows = await this.bots.list({ after: query.cursor, limit, enabled: query.enabled });
+    const items = rows.slice(0, limit).map(toBotView);
+    return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
+  }
+
+  async get(ref: string): Promise<BotView> {
+    return toBotView(await this.find(ref));
+  }
+
+  async update(ref: string, changes: { name?: string | null; enabled?: boolean }): Promise<BotView> {
+    const record = await this.find(ref);
+    const updated = await this.bots.update(record.id, changes);
+    if (!updated) throw notFound(ref);
+    await this.registry.announce(record.id, [this.registry.tokenHashOf(record)]);
+    this.logger.log({ msg: 'Bot updated', botId: record.id, changes });
+    return toBotView(updated);
+  }
+
+  /** Deletes the bot; its webhook at Telegram is removed first, best effort, and the outcome reported. */
+  async remove(ref: string): Promise<{ deleted: true; webhookRemoved: boolean; webhookError: string | null }> {
+    const record = await this.find(ref);
+    let webhookError: string | null = null;
+    try {
+      await this.telegram.deleteWebhook(this.registry.tokenOf(record));
+    } catch (error) {
+      webhookError = error instanceof Error ? redactSecrets(error.message) : 'unknown error';
+    }
+    const hash = this.registry.tokenHashOf(record);
+    if (!(await this.bots.delete(record.id))) throw notFound(ref);
+    await this.registry.announce(record.id, [hash]);
+    this.logger.log({ msg: 'Bot deleted', botId: record.id, webhookRemoved: webhookError === null });
+    return { deleted: true, webhookRemoved: webhookError === null, webhookError };
+  }
+
+  /** Replaces a revoked token; the new one must belong to the same Telegram bot. */
+  async replaceToken(ref: string, newToken: string): Promise<BotView> {
+    const token = checkTokenShape(newToken);
+    const record = await this.find(ref);
+    const botInfo = await this.telegram.getMe(token);
+    if (BigInt(botInfo.id) !== record.telegramId) {
+      throw new UnprocessableError(
+        `The new token belongs to Telegram bot ${botInfo.id} (@${botInfo.username}), not ${record.telegramId}`,
+        'token_bot_mismatch',
+      );
+    }
+    if (!(await this.registry.replaceToken(record, token, botInfo))) throw changedMeanwhile();
+    this.logger.log({ msg: 'Bot token replaced', botId: record.id });
+    return this.get(record.id);
+  }
+
+  async setWebhook(ref: string, options: WebhookOptions = {}): Promise<WebhookStatus> {
+    const record = await this.find(ref);
+    const token = this.registry.tokenOf(record);
+    await this.telegram.setWebhook(token, {
+      url: this.webhookUrl(token, options.url),
+      secretToken: this.registry.webhookSecretOf(record),
+      dropPendingUpdates: options.dropPendingUpdates,
+      maxConnections: options.maxConnections,
+      allowedUpdates: options.allowedUpdates,
+    });
+    this.logger.log({ msg: 'Webhook set', botId: record.id });
+    return this.webhookStatus(record, token, options.url);
+  }
+
+  async deleteWebhook(ref: string, options: { dropPendingUpdates?: boolean } = {}): Promise<WebhookStatus> {
+    const record = await this.find(ref);
+    const token = this.registry.tokenOf(record);
+    await this.telegram.deleteWebhook(token, options.dropPendingUpdates);
+    this.logger.log({ msg: 'Webhook deleted', botId: record.id });
+    return this.webhookStatus(record, token);
+  }
+
+  async webhookInfo(ref: string): Promise<WebhookStatus> {
+    const record = await this.find(ref);
+    return this.webhookStatus(record, this.registry.tokenOf(record));
+  }
+
+  /**
+   * A new webhook secret. It is stored first (the gateway accepts both secrets from then on), then given to
+   * Telegram; the old one stays valid for WEBHOOK_SECRET_OVERLAP_SECONDS. When Telegram refuses, the old secret
+   * is restored, so the bot is never left with a secret Telegram does not know.
+   */
+  async rotateSecret(
+    ref: string,
+  ): Promise<{ bot: BotView; previousSecretValidUntil: string; webhookUpdated: boolean }> {
+    const record = await this.find(ref);
+    const token = this.registry.tokenOf(record);
+    const info = await this.telegram.getWebhookInfo(token);
+    const validUntil = new Date(Date.now() + this.config.webhook.secretOverlapSeconds * 1000);
+    if (!(await this.registry.replaceSecret(record, generateWebhookSecret(), validUntil))) throw changedMeanwhile();
+    const rotated = await this.find(record.id);
+    let webhookUpdated = false;
+    if (info.url) {
+      try {
+        await this.telegram.setWebhook(token, {
+          url: info.url,
+          secretToken: this.registry.webhookSecretOf(rotated),
+          maxConnections: info.max_connections,
+          allowedUpdates: info.allowed_updates,
+        });
+        webhookUpdated = true;
+      } catch (error) {
+        await this.registry.replaceSecret(rotated, this.registry.webhookSecretOf(record), null);
+        throw error;
+      }
+    }
+    this.logger.log({ msg: 'Webhook secret rotated', botId: record.id, webhookUpdated });
+    return { bot: toBotView(rotated), previousSecretValidUntil: validUntil.toISOString(), webhookUpdated };
+  }
+
+  /**
+   * Compares every enabled bot's webhook at Telegram with what the gateway expects and sets it again where it
+   * drifted: a different or missing URL, or Telegram reporting that the gateway refused its deliveries (401,
+   * a secret Telegram no longer matches; getWebhookInfo never shows the secret itself).
+   */
+  async syncWebhooks(
+    options: { dryRun?: boolean; url?: string; batchSize?: number },
+    onResult?: (result: SyncResult, index: number) => void,
+  ): Promise<SyncResult[]> {
+    const results: SyncResult[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const batch = await this.bots.listEnabled(after, options.batchSize ?? 100);
+      if (batch.length === 0) break;
+      after = batch[batch.length - 1]!.id;
+      for (const record of batch) {
+        const result = await this.syncOne(record, options);
+        results.push(result);
+        onResult?.(result, results.length);
+      }
+    }
+    return results;
+  }
+
+  /**
+   * Re-encrypts every token and secret with the primary key, in batches. Each row is rewritten only if it did not
+   * change meanwhile, so the command can be interrupted and run again: it resumes with the rows still on an
+   * old key. Afterwards the old keys can leave TOKEN_ENCRYPTION_KEYS.
+   */
+  async rotateEncryptionKey(
+    options: { batchSize?: number },
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<{ reencrypted: number; primaryKeyId: string }> {
+    const primary = this.registry.primaryKeyId;
+    const total = await this.bots.countSealedWithOtherKey(primary);
+    let done = 0;
+    for (;;) {
+      const batch = await this.bots.listSealedWithOtherKey(primary, options.batchSize ?? 100);
+      if (batch.length === 0) break;
+      for (const record of batch) {
+        if (await this.registry.reencrypt(record)) done++;
+      }
+      onProgress?.(done, Math.max(total, done));
+    }
+    this.logger.log({ msg: 'Tokens re-encrypted', count: done, primaryKeyId: primary });
+    return { reencrypted: done, primaryKeyId: primary };
+  }
+
+  private async syncOne(record: BotRecord, options: { dryRun?: boolean; url?: string }): Promise<SyncResult> {
+    const bot = toBotView(record);
+    try {
+      const token = this.registry.tokenOf(record);
+      const info = await this.telegram.getWebhookInfo(token);
+      const expected = this.webhookUrl(token, options.url);
+      const lastError = info.last_error_message ? redactSecrets(info.last_error_message) : null;
+      const refused = /\b401\b/.test(info.last_error_message ?? '');
+      const reason = !info.url
+        ? 'no webhook set'
+        : info.url !== expected
+          ? 'different URL'
+          : refused
+            ? 'deliveries refused with 401 (secret drift)'
+            : 'up to date';
+      const base = { bot, pendingUpdates: info.pending_update_count, lastError };
+      if (reason === 'up to date') return { ...base, state: 'ok', reason };
+      if (options.dryRun) return { ...base, state: 'would_set', reason };
+      await this.telegram.setWebhook(token, {
+        url: expected,
+        secretToken: this.registry.webhookSecretOf(record),
+        maxConnections: info.max_connections,
+        allowedUpdates: info.allowed_updates,
+      });
+      return { ...base, state: 'set', reason };
+    } catch (error) {
+      const message = error instanceof AppError ? error.message : 'unexpected error';
+      return { bot, state: 'error', reason: redactSecrets(message), pendingUpdates: null, lastError: null };
+    }
+  }
+
+  private async webhookStatus(record: BotRecord, token: string, baseUrl?: string): Promise<WebhookStatus> {
+    const info: WebhookInfo = await this.telegram.getWebhookInfo(token);
+    const expected = this.webhookUrl(token, baseUrl);
+    return {
+      url: redactSecrets((info.url ?? '').split(token).join('<redacted>')),
+      expectedUrl: redactSecrets(expected.split(token).join('<redacted>')),
+      matchesExpected: info.url === expected,
+      pendingUpdateCount: info.pending_update_count,
+      lastErrorDate: info.last_error_date ? new Date(info.last_error_date * 1000).toISOString() : null,
+      lastErrorMessage: info.last_error_message ? redactSecrets(info.last_error_message) : null,
+      lastSynchronizationErrorDate: info.last_synchronization_error_date
+        ? new Date(info.last_synchronization_error_date * 1000).toISOString()
+        : null,
+      maxConnections: info.max_connections ?? null,
+      allowedUpdates: info.allowed_updates ?? null,
+      ipAddress: info.ip_address ?? null,
+    };
+  }
+
+  private webhookUrl(token: string, baseUrl?: string): string {
+    const base = (baseUrl ?? this.config.publicUrl).replace(/\/+$/, '');
+    return `${base}/webhook/${token}`;
+  }
+
+  private async find(ref: string): Promise<BotRecord> {
+    const record = await this.registry.resolve(ref);
+    if (!record) throw notFound(ref);
+    return record;
+  }
+}
+
+function checkTokenShape(token: string): string {
+  const trimmed = token.trim();
+  if (!TOKEN_SHAPE.test(trimmed)) {
+    throw new BadRequestError(
+      'token does not look like a Telegram bot token (<digits>:<35 characters>)',
+      'invalid_token',
+    );
+  }
+  return trimmed;
+}
+
+function notFound(ref: string): NotFoundError {
+  return new NotFoundError(`No bot ${redactSecrets(ref).slice(0, 80)}`, 'bot_not_found');
+}
+
+function alreadyRegistered(username: string): ConflictError {
+  return new ConflictError(`Bot @${username} is already registered`, 'bot_already_registered');
+}
+
+function changedMeanwhile(): ConflictError {
+  return new ConflictError('The bot changed while this request ran; try again', 'concurrent_change');
+}

@@ -1,0 +1,84 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Api, GrammyError, HttpError } from 'grammy';
+import type { UserFromGetMe, WebhookInfo } from 'grammy/types';
+import { AppConfig } from '../config/config';
+import { APP_CONFIG } from '../config/config.module';
+import { BadGatewayError, TooManyRequestsError, UnprocessableError } from '../common/errors';
+import { redactSecrets } from '../common/redact';
+
+export interface SetWebhookOptions {
+  url: string;
+  secretToken: string;
+  dropPendingUpdates?: boolean;
+  maxConnections?: number;
+  allowedUpdates?: string[];
+}
+
+/** Timeout of an operator's call to Telegram: long enough for a slow answer, short enough for a CLI. */
+const ADMIN_TIMEOUT_SECONDS = 15;
+
+/**
+ * The Bot API calls operators make (getMe, webhooks), with Telegram's answers turned into typed errors:
+ * a refusal (4xx) → 422 with Telegram's description, 429 → 429 with Retry-After, anything else → 502.
+ */
+@Injectable()
+export class TelegramService {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  getMe(token: string): Promise<UserFromGetMe> {
+    return this.call(token, 'getMe', (api) => api.getMe(), 'token_rejected');
+  }
+
+  setWebhook(token: string, options: SetWebhookOptions): Promise<true> {
+    return this.call(token, 'setWebhook', (api) =>
+      api.setWebhook(options.url, {
+        secret_token: options.secretToken,
+        drop_pending_updates: options.dropPendingUpdates,
+        max_connections: options.maxConnections,
+        allowed_updates: options.allowedUpdates as never,
+      }),
+    );
+  }
+
+  deleteWebhook(token: string, dropPendingUpdates?: boolean): Promise<true> {
+    return this.call(token, 'deleteWebhook', (api) => api.deleteWebhook({ drop_pending_updates: dropPendingUpdates }));
+  }
+
+  getWebhookInfo(token: string): Promise<WebhookInfo> {
+    return this.call(token, 'getWebhookInfo', (api) => api.getWebhookInfo());
+  }
+
+  private async call<T>(
+    token: string,
+    method: string,
+    run: (api: Api) => Promise<T>,
+    rejectedCode = 'telegram_rejected',
+  ): Promise<T> {
+    const api = new Api(token, {
+      apiRoot: this.config.telegramApiRoot,
+      timeoutSeconds: ADMIN_TIMEOUT_SECONDS,
+    });
+    try {
+      return await run(api);
+    } catch (error) {
+      throw translate(method, error, rejectedCode);
+    }
+  }
+}
+
+export function translate(method: string, error: unknown, rejectedCode: string): Error {
+  if (error instanceof GrammyError) {
+    const description = redactSecrets(error.description);
+    if (error.error_code === 429) {
+      return new TooManyRequestsError(`Telegram ${method}: ${description}`, error.parameters.retry_after ?? 1);
+    }
+    if (error.error_code >= 400 && error.error_code < 500) {
+      return new UnprocessableError(`Telegram ${method}: ${description}`, rejectedCode);
+    }
+    return new BadGatewayError(`Telegram ${method} failed: ${description}`, 'telegram_unavailable', { cause: error });
+  }
+  if (error instanceof HttpError) {
+    return new BadGatewayError(`Telegram is unreachable (${method})`, 'telegram_unavailable', { cause: error });
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
