@@ -88,7 +88,7 @@ export class BotAdminService {
     }
     const rows = await this.bots.list({ after: query.cursor, limit, enabled: query.enabled });
     const items = rows.slice(0, limit).map(toBotView);
-    return { items, nextCursor: rows.length > limit ? items[items.length - 1]!.id : null };
+    return { items, nextCursor: rows.length > limit ? items[items.length - 1].id : null };
   }
 
   async get(ref: string): Promise<BotView> {
@@ -210,7 +210,7 @@ export class BotAdminService {
     for (;;) {
       const batch = await this.bots.listEnabled(after, options.batchSize ?? 100);
       if (batch.length === 0) break;
-      after = batch[batch.length - 1]!.id;
+      after = batch[batch.length - 1].id;
       for (const record of batch) {
         const result = await this.syncOne(record, options);
         results.push(result);
