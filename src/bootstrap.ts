@@ -63,6 +63,16 @@ export async function runProcess(role: AppRole): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createRootLogger(config.logLevel);
   const app = await createApp({ role, config, logger });
+  // Nest closes the app on SIGTERM/SIGINT (workers finish their jobs); this bounds how long that may take.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.info(`${signal} received; shutting down`);
+      setTimeout(() => {
+        logger.error('Shutdown took longer than SHUTDOWN_TIMEOUT_MS; exiting');
+        process.exit(1);
+      }, config.shutdownTimeoutMs).unref();
+    });
+  }
   const port = role === 'worker' ? config.workerPort : config.port;
   if (role === 'worker' && port === 0) {
     await app.init();
