@@ -1,6 +1,6 @@
-import { Job, Queue } from 'bullmq';
+import { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UPDATES_QUEUE, UpdateJobData } from '../src/updates/update-queue';
+import { UpdateJobData } from '../src/updates/update-queue';
 import { FakeTelegram, TelegramCall } from './support/fake-telegram';
 import { Harness, RegisteredBot, waitUntil } from './support/harness';
 import {
@@ -17,15 +17,12 @@ import {
 
 describe('workers and the shared dispatcher', () => {
   let gw: Harness;
-  let queue: Queue<UpdateJobData>;
 
   beforeAll(async () => {
     gw = await Harness.start({ role: 'all' });
-    queue = new Queue(UPDATES_QUEUE, { connection: { url: gw.config.redisUrl }, prefix: gw.config.redisPrefix });
   });
 
   afterAll(async () => {
-    await queue.close();
     await gw.close();
   });
 
@@ -51,7 +48,7 @@ describe('workers and the shared dispatcher', () => {
     let found: Job<UpdateJobData> | undefined;
     await waitUntil(
       async () => {
-        const jobs = await queue.getJobs(['completed', 'failed']);
+        const jobs = await gw.jobs(['completed', 'failed']);
         found = jobs.find((j) => j.data.botId === bot.record.id && j.data.update.update_id === updateId);
         return found !== undefined;
       },
@@ -203,7 +200,11 @@ describe('workers and the shared dispatcher', () => {
     await gw.telegram.waitFor(() => sent(bot).length === 4, 15_000);
     const job = await jobOf(bot, update.update_id);
     expect(await job.getState()).toBe('completed');
-    expect(job.attemptsMade).toBe(4);
+    const { logs } = await gw.queues.find((q) => q.name === job.queueName)!.getJobLogs(job.id!);
+    expect(logs).toHaveLength(3);
+    expect(logs[0]).toMatch(
+      /^Attempt 1 failed \(transient\): Telegram sendMessage failed: 502 Bad Gateway; retrying in \d+ ms$/,
+    );
   });
 
   it('gives up after JOB_ATTEMPTS transient failures and keeps the job as failed', async () => {
@@ -213,18 +214,10 @@ describe('workers and the shared dispatcher', () => {
       limited.telegram.fail('sendMessage', FakeTelegram.error(500, 'Internal Server Error'), 2);
       const update = textUpdate(alice, 'doomed');
       expect((await limited.deliver(bot, update)).status).toBe(200);
-      const q = new Queue<UpdateJobData>(UPDATES_QUEUE, {
-        connection: { url: limited.config.redisUrl },
-        prefix: limited.config.redisPrefix,
-      });
-      try {
-        await waitUntil(async () => (await q.getFailedCount()) === 1, 10_000, 'the job to fail');
-        const [job] = await q.getFailed();
-        expect(job.attemptsMade).toBe(2);
-        expect(job.failedReason).toContain('500');
-      } finally {
-        await q.close();
-      }
+      await waitUntil(async () => (await limited.jobs(['failed'])).length === 1, 10_000, 'the job to fail');
+      const [job] = await limited.jobs(['failed']);
+      expect(job!.failedReason).toMatch(/^Gave up after 2 attempts: .*500/);
+      expect(limited.telegram.callsOf('sendMessage', bot.token)).toHaveLength(2);
     } finally {
       await limited.close();
     }

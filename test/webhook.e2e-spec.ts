@@ -1,33 +1,26 @@
-import { Queue } from 'bullmq';
 import { createServer, Server, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BotRepository } from '../src/bots/bot.repository';
 import { PrismaService } from '../src/infra/database/prisma.service';
-import { UPDATES_QUEUE, UpdateJobData } from '../src/updates/update-queue';
+import { partitionOf } from '../src/updates/update-queue';
 import { FakeTelegram } from './support/fake-telegram';
 import { Harness, jsonOf, RegisteredBot } from './support/harness';
 import { alice, callbackQueryUpdate, futureKindUpdate, textUpdate } from './support/updates';
 
 describe('POST /webhook/:token (ingress only)', () => {
   let gw: Harness;
-  let queue: Queue<UpdateJobData>;
   let bot: RegisteredBot;
 
   beforeAll(async () => {
     gw = await Harness.start({ role: 'api' });
-    queue = new Queue(UPDATES_QUEUE, { connection: { url: gw.config.redisUrl }, prefix: gw.config.redisPrefix });
     bot = await gw.registerBot();
   });
 
   afterAll(async () => {
-    await queue.close();
     await gw.close();
   });
 
-  const jobsOf = async (botId: string) =>
-    (await queue.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed'])).filter(
-      (j) => j.data.botId === botId,
-    );
+  const jobsOf = async (botId: string) => (await gw.jobs()).filter((j) => j.data.botId === botId);
 
   it('stores the update in the queue and answers 200 with an empty body', async () => {
     const update = textUpdate(alice, 'hi');
@@ -72,7 +65,8 @@ describe('POST /webhook/:token (ingress only)', () => {
   it('keeps the dedupe key for at least 25 hours', async () => {
     const update = textUpdate(alice, 'ttl');
     await gw.deliver(bot, update);
-    const [key] = await gw.keys(`${UPDATES_QUEUE}:de:${bot.record.id}-${update.update_id}`);
+    const partition = partitionOf(bot.record.id, update as never, gw.config.queue.partitions);
+    const [key] = await gw.keys(`updates-${partition}:de:${bot.record.id}-${update.update_id}`);
     expect(key).toBeDefined();
     const ttl = await gw.redis.pttl(`${gw.config.redisPrefix}:${key}`);
     expect(ttl).toBeGreaterThan(25 * 3600 * 1000 - 60_000);
@@ -85,7 +79,7 @@ describe('POST /webhook/:token (ingress only)', () => {
 
   it('answers 404 for an unknown token, with nothing enqueued', async () => {
     const { token } = gw.telegram.addBot();
-    const before = await queue.count();
+    const before = await gw.jobCount();
     const res = await gw.post(token, textUpdate(alice, 'x'), { secret: bot.secret });
     expect(res.status).toBe(404);
     expect(await jsonOf(res)).toEqual({
@@ -94,7 +88,7 @@ describe('POST /webhook/:token (ingress only)', () => {
       message: 'Unknown bot',
       code: 'bot_not_found',
     });
-    expect(await queue.count()).toBe(before);
+    expect(await gw.jobCount()).toBe(before);
   });
 
   it('answers 404 for a disabled bot', async () => {

@@ -45,14 +45,18 @@ export interface AppConfig {
     negativeTtlMs: number;
   };
   queue: {
+    /** Number of partition queues; a chat always maps to the same one, and each runs one job at a time. */
+    partitions: number;
     dedupeTtlSeconds: number;
     attempts: number;
     backoffMs: number;
+    backoffMaxMs: number;
     completedRetentionSeconds: number;
     failedRetentionSeconds: number;
   };
   worker: {
-    concurrency: number;
+    /** How long a worker's lock on a job lasts without renewal: a crashed worker's job is retried after it. */
+    lockDurationMs: number;
   };
   sessionTtlSeconds: number;
   shutdownTimeoutMs: number;
@@ -284,13 +288,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
       negativeTtlMs: r.int('BOT_NEGATIVE_CACHE_TTL_MS', 5_000, 0),
     },
     queue: {
+      partitions: r.int('QUEUE_PARTITIONS', 16, 1, 1024),
       dedupeTtlSeconds: r.int('DEDUPE_TTL_SECONDS', MIN_DEDUPE_TTL_SECONDS, MIN_DEDUPE_TTL_SECONDS),
-      attempts: r.int('JOB_ATTEMPTS', 10, 1, 1000),
+      attempts: r.int('JOB_ATTEMPTS', 6, 1, 1000),
       backoffMs: r.int('JOB_BACKOFF_MS', 1000, 1),
+      backoffMaxMs: r.int('JOB_BACKOFF_MAX_MS', 30_000, 1),
       completedRetentionSeconds: r.int('COMPLETED_JOB_RETENTION_SECONDS', 3600, 0),
       failedRetentionSeconds: r.int('FAILED_JOB_RETENTION_SECONDS', 7 * 24 * 3600, 0),
     },
-    worker: { concurrency: r.int('WORKER_CONCURRENCY', 16, 1, 1000) },
+    worker: { lockDurationMs: r.int('JOB_LOCK_MS', 15_000, 1000, 600_000) },
     sessionTtlSeconds: r.int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 1),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100),
     devKeysFile,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { DelayedError, Job, UnrecoverableError, Worker } from 'bullmq';
+import { Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { Bot, Composer } from 'grammy';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
@@ -9,18 +9,34 @@ import { GatewayContext } from '../handlers/context';
 import { RedisConnections } from '../infra/redis/redis.module';
 import { MetricsService } from '../metrics/metrics.service';
 import { createDispatcher } from './dispatcher';
-import { classifyFailure } from './telegram-errors';
-import { UPDATES_QUEUE, UpdateJobData, updateKind } from './update-queue';
+import { classifyFailure, Failure } from './telegram-errors';
+import { UpdateJobData, updateKind } from './update-queue';
+import { UpdateProducer } from './update.producer';
 
-/** Consumes the update queue and runs each update through the shared dispatcher. */
+/** Time a grammY API call may take before it counts as a network failure. */
+const TELEGRAM_TIMEOUT_SECONDS = 25;
+
+/**
+ * Consumes the partition queues and runs each update through the shared dispatcher.
+ *
+ * Order: each partition queue has a global concurrency of 1 and a chat always maps to the same partition, so a
+ * chat's updates run one at a time, in the order they were accepted, whichever worker process takes them. For
+ * the same reason a failed update is retried inside its job (backoff, or Telegram's retry_after) instead of
+ * through BullMQ's delayed set, where the chat's next update would overtake it: a failing update holds back its
+ * partition for at most its retry budget, then goes to the failed set (dead letters) and the partition moves on.
+ */
 @Injectable()
 export class UpdateProcessor implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(UpdateProcessor.name);
   private readonly dispatcher: Composer<GatewayContext>;
-  private worker?: Worker<UpdateJobData>;
+  private readonly workers: Worker<UpdateJobData>[] = [];
+  private readonly sleepers = new Set<() => void>();
+  private closing = false;
+  private starting?: Promise<void>;
 
   constructor(
     private readonly registry: BotRegistryService,
+    private readonly producer: UpdateProducer,
     private readonly redis: RedisConnections,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -33,59 +49,118 @@ export class UpdateProcessor implements OnApplicationBootstrap, OnApplicationShu
   }
 
   onApplicationBootstrap() {
-    this.worker = new Worker<UpdateJobData>(UPDATES_QUEUE, (job, token) => this.process(job, token), {
-      connection: this.redis.forWorker('worker'),
-      prefix: this.config.redisPrefix,
-      concurrency: this.config.worker.concurrency,
-    });
-    this.worker.on('failed', (job, error) => {
-      if (!job || error instanceof DelayedError) return;
-      const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
-      this.logger.warn({
-        msg: final ? 'Update failed for good; kept in the failed set' : 'Update failed; will retry',
-        jobId: job.id,
-        botId: job.data.botId,
-        updateId: job.data.update.update_id,
-        attempt: job.attemptsMade,
-        reason: error.message,
-      });
-    });
-    this.worker.on('error', (error) => this.logger.error({ msg: 'Worker error', err: serializeError(error) }));
+    // In the background: a worker started while Redis is away must not hold up the process (health, metrics).
+    this.starting = this.start();
+  }
+
+  /** Resolves once every partition has a consumer. */
+  async started(): Promise<void> {
+    await this.starting;
   }
 
   async onApplicationShutdown() {
-    // Waits for the jobs in progress; BullMQ hands back any job whose lock is lost (stalled) to another worker.
-    await this.worker?.close();
+    this.closing = true;
+    for (const wake of this.sleepers) wake();
+    await this.starting?.catch(() => undefined);
+    // Waits for the jobs in progress; a job waiting to retry goes back to the head of its partition.
+    await Promise.all(this.workers.map((worker) => worker.close()));
+  }
+
+  private async start(): Promise<void> {
+    // Global concurrency 1 is what keeps a partition (and so each chat) sequential across processes; no worker
+    // may consume before it is set.
+    for (let attempt = 0; !this.closing; attempt++) {
+      try {
+        await Promise.all(this.producer.queues.map((queue) => queue.setGlobalConcurrency(1)));
+        break;
+      } catch (error) {
+        if (attempt === 0)
+          this.logger.warn({ msg: 'Redis unavailable; workers start when it is back', err: serializeError(error) });
+        await this.sleep(1_000);
+      }
+    }
+    if (this.closing) return;
+    const { lockDurationMs } = this.config.worker;
+    const connection = this.redis.forWorker('worker');
+    for (const queue of this.producer.queues) {
+      const worker = new Worker<UpdateJobData>(queue.name, (job, token) => this.process(job, token), {
+        connection,
+        prefix: this.config.redisPrefix,
+        concurrency: 1,
+        lockDuration: lockDurationMs,
+        stalledInterval: lockDurationMs,
+        // A job whose worker died twice in a row (a poison update crashing the process) ends in the failed set.
+        maxStalledCount: 2,
+      });
+      worker.on('failed', (job, error) => {
+        if (!job || error instanceof WaitingError) return;
+        this.logger.warn({
+          msg: 'Update failed; kept in the failed set',
+          jobId: job.id,
+          botId: job.data.botId,
+          updateId: job.data.update.update_id,
+          reason: error.message,
+        });
+      });
+      worker.on('error', (error) => this.logger.error({ msg: 'Worker error', err: serializeError(error) }));
+      this.workers.push(worker);
+    }
+    this.logger.log(`Consuming ${this.workers.length} partition queues`);
   }
 
   async process(job: Job<UpdateJobData>, token?: string): Promise<void> {
-    const { botId, update } = job.data;
-    const bot = await this.registry.findForWorker(botId);
-    if (!bot) {
-      this.metrics.updatesFailed.inc({ kind: 'bot_missing' });
-      throw new UnrecoverableError('The bot is no longer registered');
-    }
-    const grammyBot = new Bot<GatewayContext>(bot.token, {
-      botInfo: bot.botInfo,
-      client: { apiRoot: this.config.telegramApiRoot },
-    });
-    grammyBot.use(this.dispatcher);
-    try {
-      await grammyBot.handleUpdate(update);
-    } catch (error) {
-      const failure = classifyFailure(error);
+    const { attempts, backoffMs, backoffMaxMs } = this.config.queue;
+    for (let attempt = 1; ; attempt++) {
+      const failure = await this.attempt(job.data);
+      if (!failure) {
+        this.metrics.updatesProcessed.inc({ kind: updateKind(job.data.update) });
+        return;
+      }
       this.metrics.updatesFailed.inc({ kind: failure.kind });
-      switch (failure.kind) {
-        case 'permanent':
-          throw new UnrecoverableError(failure.reason);
-        case 'rate_limited':
-          // Telegram said when to come back: wait that long without spending an attempt.
-          await job.moveToDelayed(Date.now() + failure.retryAfterMs, token);
-          throw new DelayedError(failure.reason);
-        case 'transient':
-          throw new Error(failure.reason);
+      if (failure.kind === 'permanent') throw new UnrecoverableError(failure.reason);
+      if (attempt >= attempts) throw new UnrecoverableError(`Gave up after ${attempt} attempts: ${failure.reason}`);
+      const waitMs =
+        failure.kind === 'rate_limited' ? failure.retryAfterMs : Math.min(backoffMs * 2 ** (attempt - 1), backoffMaxMs);
+      await job.log(`Attempt ${attempt} failed (${failure.kind}): ${failure.reason}; retrying in ${waitMs} ms`);
+      if (!(await this.sleep(waitMs))) {
+        // Shutting down: hand the job back to the head of its partition rather than sit on it.
+        await job.moveToWait(token);
+        throw new WaitingError();
       }
     }
-    this.metrics.updatesProcessed.inc({ kind: updateKind(update) });
+  }
+
+  /** Runs the update once; the failure, if any, classified. */
+  private async attempt({ botId, update }: UpdateJobData): Promise<Failure | null> {
+    try {
+      const bot = await this.registry.findForWorker(botId);
+      if (!bot) return { kind: 'permanent', reason: 'The bot is no longer registered' };
+      const grammyBot = new Bot<GatewayContext>(bot.token, {
+        botInfo: bot.botInfo,
+        client: { apiRoot: this.config.telegramApiRoot, timeoutSeconds: TELEGRAM_TIMEOUT_SECONDS },
+      });
+      grammyBot.use(this.dispatcher);
+      await grammyBot.handleUpdate(update);
+      return null;
+    } catch (error) {
+      return classifyFailure(error);
+    }
+  }
+
+  /** Waits, unless the process starts shutting down; false when interrupted. */
+  private sleep(ms: number): Promise<boolean> {
+    if (this.closing) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        this.sleepers.delete(wake);
+        resolve(true);
+      }, ms);
+      this.sleepers.add(wake);
+    });
   }
 }

@@ -8,52 +8,63 @@ import { ServiceUnavailableError } from '../common/errors';
 import { withTimeout } from '../infra/database/prisma.service';
 import { RedisConnections } from '../infra/redis/redis.module';
 import { MetricsService } from '../metrics/metrics.service';
-import { UPDATE_JOB, UPDATES_QUEUE, UpdateJobData } from './update-queue';
+import { partitionOf, partitionQueueNames, UPDATE_JOB, UpdateJobData } from './update-queue';
 
 export type EnqueueResult = 'accepted' | 'duplicate';
 
 @Injectable()
 export class UpdateProducer implements OnModuleDestroy {
-  readonly queue: Queue<UpdateJobData>;
+  /** One queue per partition; index = partitionOf(bot, update). */
+  readonly queues: Queue<UpdateJobData>[];
 
   constructor(
     redis: RedisConnections,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    const { attempts, backoffMs, completedRetentionSeconds, failedRetentionSeconds } = config.queue;
-    this.queue = new Queue<UpdateJobData>(UPDATES_QUEUE, {
-      connection: redis.producer,
-      prefix: config.redisPrefix,
-      defaultJobOptions: {
-        attempts,
-        backoff: { type: 'exponential', delay: backoffMs },
-        removeOnComplete: { age: completedRetentionSeconds },
-        removeOnFail: { age: failedRetentionSeconds },
-      },
+    const { completedRetentionSeconds, failedRetentionSeconds } = config.queue;
+    this.queues = partitionQueueNames(config.queue.partitions).map((name) => {
+      const queue = new Queue<UpdateJobData>(name, {
+        connection: redis.producer,
+        prefix: config.redisPrefix,
+        defaultJobOptions: {
+          // Retries happen inside the job (see UpdateProcessor): a BullMQ retry would let the chat's later
+          // updates overtake this one.
+          attempts: 1,
+          removeOnComplete: { age: completedRetentionSeconds },
+          removeOnFail: { age: failedRetentionSeconds },
+        },
+      });
+      queue.on('error', () => undefined);
+      return queue;
     });
-    this.queue.on('error', () => undefined);
     metrics.onScrape(async () => {
-      const counts = await withTimeout(this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed'), 1_000);
-      for (const [state, count] of Object.entries(counts)) metrics.queueDepth.set({ state }, count);
+      const totals: Record<string, number> = { waiting: 0, active: 0, delayed: 0, failed: 0 };
+      const all = await withTimeout(
+        Promise.all(this.queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed'))),
+        1_000,
+      );
+      for (const counts of all) for (const [state, count] of Object.entries(counts)) totals[state]! += count;
+      for (const [state, count] of Object.entries(totals)) metrics.queueDepth.set({ state }, count);
     });
   }
 
   /**
-   * Stores the update durably, once per (bot, update_id). The dedupe key lives for DEDUPE_TTL_SECONDS (≥ 25 h,
-   * past Telegram's 24 h retry window) independently of the job, so a retry after the job finished and was
-   * removed is still recognised. Redis trouble surfaces within ENQUEUE_TIMEOUT_MS as ServiceUnavailableError:
-   * Telegram then keeps the update and sends it again, so nothing acknowledged is ever lost.
+   * Stores the update durably, once per (bot, update_id), in the partition of its chat. The dedupe key lives for
+   * DEDUPE_TTL_SECONDS (≥ 25 h, past Telegram's 24 h retry window) independently of the job, so a retry after the
+   * job finished and was removed is still recognised. Redis trouble surfaces within ENQUEUE_TIMEOUT_MS as
+   * ServiceUnavailableError: Telegram then keeps the update and sends it again, so nothing acknowledged is lost.
    */
   async enqueue(botId: string, update: Update): Promise<EnqueueResult> {
     const dedupeId = `${botId}-${update.update_id}`;
     // A job id of our own per attempt: BullMQ answers a deduplicated add with the existing job's id, which
     // is how a duplicate is told apart.
     const jobId = `${dedupeId}-${randomBytes(6).toString('hex')}`;
+    const queue = this.queues[partitionOf(botId, update, this.queues.length)]!;
     const started = process.hrtime.bigint();
     try {
       const job = await withTimeout(
-        this.queue.add(
+        queue.add(
           UPDATE_JOB,
           { botId, update, acceptedAt: Date.now() },
           { jobId, deduplication: { id: dedupeId, ttl: this.config.queue.dedupeTtlSeconds * 1000 } },
@@ -73,6 +84,6 @@ export class UpdateProducer implements OnModuleDestroy {
   }
 
   async onModuleDestroy() {
-    await withTimeout(this.queue.close(), 2_000).catch(() => undefined);
+    await withTimeout(Promise.all(this.queues.map((q) => q.close())), 2_000).catch(() => undefined);
   }
 }

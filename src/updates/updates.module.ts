@@ -8,5 +8,5 @@ import { UpdateProcessor } from './update.processor';
 export class UpdateQueueModule {}
 
 /** The consumer side: a BullMQ worker running the shared dispatcher. */
-@Module({ imports: [BotsModule], providers: [UpdateProcessor] })
+@Module({ imports: [BotsModule, UpdateQueueModule], providers: [UpdateProcessor] })
 export class UpdateWorkerModule {}

@@ -1,6 +1,7 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { Job, JobType, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AppRole } from '../../src/app.module';
 import { BotRegistryService } from '../../src/bots/bot-registry.service';
@@ -9,6 +10,7 @@ import { createApp } from '../../src/bootstrap';
 import { createRootLogger } from '../../src/common/logger';
 import { AppConfig, loadConfig } from '../../src/config/config';
 import { PrismaService } from '../../src/infra/database/prisma.service';
+import { partitionQueueNames, UpdateJobData } from '../../src/updates/update-queue';
 import { FakeBot, FakeTelegram } from './fake-telegram';
 
 export const TEST_DATABASE_URL =
@@ -88,6 +90,28 @@ export class Harness {
     return new Harness(app, config, telegram, `http://127.0.0.1:${address.port}`, redis, !options.telegram, logs);
   }
 
+  private inspectors?: Queue<UpdateJobData>[];
+
+  /** The partition queues, for inspecting jobs the way an operator would. */
+  get queues(): Queue<UpdateJobData>[] {
+    this.inspectors ??= partitionQueueNames(this.config.queue.partitions).map(
+      (name) =>
+        new Queue<UpdateJobData>(name, { connection: { url: this.config.redisUrl }, prefix: this.config.redisPrefix }),
+    );
+    return this.inspectors;
+  }
+
+  /** Jobs in the given states across every partition. */
+  async jobs(
+    states: JobType[] = ['waiting', 'active', 'delayed', 'completed', 'failed'],
+  ): Promise<Job<UpdateJobData>[]> {
+    return (await Promise.all(this.queues.map((q) => q.getJobs(states)))).flat();
+  }
+
+  async jobCount(): Promise<number> {
+    return (await Promise.all(this.queues.map((q) => q.count()))).reduce((a, b) => a + b, 0);
+  }
+
   get registry(): BotRegistryService {
     return this.app.get(BotRegistryService);
   }
@@ -126,6 +150,7 @@ export class Harness {
   }
 
   async close(): Promise<void> {
+    await Promise.all((this.inspectors ?? []).map((q) => q.close()));
     await this.app.close();
     const prisma = new PrismaService(this.config);
     try {
