@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { AdminModule } from './admin/admin.module';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
@@ -10,7 +11,7 @@ import { MetricsModule } from './metrics/metrics.module';
 import { UpdateQueueModule, UpdateWorkerModule } from './updates/updates.module';
 import { WebhookModule } from './webhook/webhook.module';
 
-/** Which parts a process runs: `api` (webhook ingress), `worker` (queue consumers), or both. */
+/** Which parts a process runs: `api` (webhook ingress, admin API), `worker` (queue consumers), or both. */
 export type AppRole = 'api' | 'worker' | 'all';
 
 @Module({})
@@ -27,7 +28,7 @@ export class AppModule {
         MetricsModule,
         HealthModule,
         UpdateQueueModule,
-        ...(api ? [WebhookModule] : []),
+        ...(api ? [WebhookModule, AdminModule] : []),
         ...(worker ? [UpdateWorkerModule] : []),
       ],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],

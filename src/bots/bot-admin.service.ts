@@ -83,10 +83,11 @@ export class BotAdminService {
 
   async list(query: { cursor?: string; limit?: number; enabled?: boolean }): Promise<Page<BotView>> {
     const limit = query.limit ?? 50;
-    if (query.cursor && !(await this.bots.getById(query.cursor))) {
+    const after = query.cursor ? await this.bots.getById(query.cursor) : undefined;
+    if (after === null) {
       throw new BadRequestError('cursor does not name a bot (use nextCursor of the previous page)', 'invalid_cursor');
     }
-    const rows = await this.bots.list({ after: query.cursor, limit, enabled: query.enabled });
+    const rows = await this.bots.list({ after, limit, enabled: query.enabled });
     const items = rows.slice(0, limit).map(toBotView);
     return { items, nextCursor: rows.length > limit ? items[items.length - 1].id : null };
   }
@@ -131,9 +132,37 @@ export class BotAdminService {
         'token_bot_mismatch',
       );
     }
+    const oldToken = this.registry.tokenOf(record);
     if (!(await this.registry.replaceToken(record, token, botInfo))) throw changedMeanwhile();
     this.logger.log({ msg: 'Bot token replaced', botId: record.id });
+    await this.moveWebhookToToken(record.id, oldToken, token);
     return this.get(record.id);
+  }
+
+  /**
+   * The webhook URL carries the token, so after a token change Telegram would keep posting to the old URL (now a
+   * 404). A webhook that points at the old token is set again with the new one, keeping its other settings.
+   * Best effort: the token change stands either way, and `set-webhook` repairs a failure.
+   */
+  private async moveWebhookToToken(botId: string, oldToken: string, newToken: string): Promise<void> {
+    try {
+      const info = await this.telegram.getWebhookInfo(newToken);
+      if (!info.url?.includes(oldToken)) return;
+      const record = await this.find(botId);
+      await this.telegram.setWebhook(newToken, {
+        url: info.url.split(oldToken).join(newToken),
+        secretToken: this.registry.webhookSecretOf(record),
+        maxConnections: info.max_connections,
+        allowedUpdates: info.allowed_updates,
+      });
+      this.logger.log({ msg: 'Webhook moved to the new token', botId });
+    } catch (error) {
+      this.logger.warn({
+        msg: 'Could not move the webhook to the new token; run set-webhook for this bot',
+        botId,
+        reason: error instanceof Error ? redactSecrets(error.message) : 'unknown error',
+      });
+    }
   }
 
   async setWebhook(ref: string, options: WebhookOptions = {}): Promise<WebhookStatus> {
@@ -203,9 +232,11 @@ export class BotAdminService {
    */
   async syncWebhooks(
     options: { dryRun?: boolean; url?: string; batchSize?: number },
-    onResult?: (result: SyncResult, index: number) => void,
+    onResult?: (result: SyncResult, index: number, total: number) => void,
   ): Promise<SyncResult[]> {
     const results: SyncResult[] = [];
+    // Counted once, for progress lines only; bots enabled while the sync runs just raise it as they come.
+    const total = onResult ? await this.bots.countEnabled() : 0;
     let after: string | undefined;
     for (;;) {
       const batch = await this.bots.listEnabled(after, options.batchSize ?? 100);
@@ -214,7 +245,7 @@ export class BotAdminService {
       for (const record of batch) {
         const result = await this.syncOne(record, options);
         results.push(result);
-        onResult?.(result, results.length);
+        onResult?.(result, results.length, Math.max(total, results.length));
       }
     }
     return results;

@@ -34,8 +34,8 @@ export interface BotProfile {
 }
 
 export interface ListBotsQuery {
-  /** The id of the last bot of the previous page. */
-  after?: string;
+  /** The last bot of the previous page. */
+  after?: { id: string; createdAt: Date };
   limit: number;
   enabled?: boolean;
 }
@@ -66,11 +66,18 @@ export class BotRepository {
   /** A page in creation order; asks for one more row than `limit` so the caller knows whether more follow. */
   async list(query: ListBotsQuery): Promise<BotRecord[]> {
     return this.run(async () => {
+      // Keyset pagination rather than Prisma's `cursor`, which applies the filter to the cursor row too: a bot
+      // disabled between two pages of `enabled: true` would make the next page come back empty.
+      const { after } = query;
       const rows = await this.prisma.bot.findMany({
-        where: query.enabled === undefined ? {} : { enabled: query.enabled },
+        where: {
+          ...(query.enabled === undefined ? {} : { enabled: query.enabled }),
+          ...(after
+            ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] }
+            : {}),
+        },
         orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
         take: query.limit + 1,
-        ...(query.after ? { cursor: { id: query.after }, skip: 1 } : {}),
       });
       return rows.map((row) => toRecord(row)!);
     });
@@ -125,6 +132,10 @@ export class BotRepository {
 
   async countSealedWithOtherKey(keyId: string): Promise<number> {
     return this.run(() => this.prisma.bot.count({ where: { tokenKeyId: { not: keyId } } }));
+  }
+
+  async countEnabled(): Promise<number> {
+    return this.run(() => this.prisma.bot.count({ where: { enabled: true } }));
   }
 
   /** Enabled bots in id order, a page at a time. */

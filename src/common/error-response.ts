@@ -43,6 +43,13 @@ export function toErrorResponse(error: unknown): ErrorResponse {
       unexpected: false,
     };
   }
+  // Nest hands Fastify's own errors (a body that is not JSON, too large…) to filters wrapped in an HttpException,
+  // with the Fastify error as its cause; the webhook route's error handler gets them unwrapped.
+  const fastifyCode = ((error instanceof HttpException ? error.cause : error) as { code?: unknown } | null)?.code;
+  if (typeof fastifyCode === 'string' && fastifyCode in FASTIFY_CODES) {
+    const known = FASTIFY_CODES[fastifyCode];
+    return { body: body(known.status, known.code, known.message ?? 'Bad request'), unexpected: false };
+  }
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const response = error.getResponse();
@@ -50,11 +57,6 @@ export function toErrorResponse(error: unknown): ErrorResponse {
       typeof response === 'object' && response !== null && 'message' in response ? response.message : error.message;
     const text = Array.isArray(message) ? message.join('; ') : String(message);
     return { body: body(status, codeFor(status), text), unexpected: status >= 500 };
-  }
-  const fastifyCode = (error as { code?: unknown } | null)?.code;
-  if (typeof fastifyCode === 'string' && fastifyCode in FASTIFY_CODES) {
-    const known = FASTIFY_CODES[fastifyCode];
-    return { body: body(known.status, known.code, known.message ?? 'Bad request'), unexpected: false };
   }
   if (error instanceof SyntaxError)
     return { body: body(400, 'invalid_json', 'Body is not valid JSON'), unexpected: false };

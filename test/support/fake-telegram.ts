@@ -36,8 +36,11 @@ export class FakeTelegram {
   readonly calls: TelegramCall[] = [];
   private readonly bots = new Map<string, FakeBot>();
   private readonly failures = new Map<string, Scripted[]>();
-  private readonly webhooks = new Map<string, Record<string, any>>();
+  /** Webhooks by bot id: like Telegram, a webhook belongs to the bot, not to one of its tokens. */
+  private readonly webhooks = new Map<number, Record<string, any>>();
   private messageId = 1;
+  /** Milliseconds each call of a method takes (a slow Telegram). */
+  readonly delays = new Map<string, number>();
 
   private constructor(
     private readonly server: FastifyInstance,
@@ -55,6 +58,8 @@ export class FakeTelegram {
     server.all('/bot:token/:method', async (request, reply) => {
       const { token, method } = request.params as { token: string; method: string };
       const params = (request.body ?? {}) as Record<string, any>;
+      const delay = self.fake!.delays.get(method);
+      if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
       const answer = self.fake!.answer(token, method, params);
       if (answer === 'network') {
         request.raw.socket.destroy();
@@ -138,13 +143,13 @@ export class FakeTelegram {
       case 'copyMessage':
         return ok({ message_id: this.messageId++ });
       case 'setWebhook':
-        this.webhooks.set(token, { ...params });
+        this.webhooks.set(bot.id, { ...params });
         return ok(true);
       case 'deleteWebhook':
-        this.webhooks.delete(token);
+        this.webhooks.delete(bot.id);
         return ok(true);
       case 'getWebhookInfo': {
-        const hook = this.webhooks.get(token);
+        const hook = this.webhooks.get(bot.id);
         return ok({
           url: hook?.url ?? '',
           has_custom_certificate: false,
@@ -160,7 +165,8 @@ export class FakeTelegram {
 
   /** What setWebhook last received for a token (Telegram's view of the webhook). */
   webhookOf(token: string): Record<string, any> | undefined {
-    return this.webhooks.get(token);
+    const bot = this.bots.get(token);
+    return bot && this.webhooks.get(bot.id);
   }
 }
 

@@ -1,0 +1,42 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiResponse } from '@nestjs/swagger';
+import { ErrorBody } from '../../common/error-response';
+
+/** The body of every error answer (see common/error-response.ts). */
+export class ErrorDto implements ErrorBody {
+  @ApiProperty({ example: 404 })
+  statusCode!: number;
+
+  @ApiProperty({ example: 'Not Found', description: 'The HTTP reason phrase' })
+  error!: string;
+
+  @ApiProperty({ example: 'No bot @my_shop_bot' })
+  message!: string;
+
+  @ApiProperty({
+    example: 'bot_not_found',
+    description:
+      'Stable, machine-readable: unauthorized, validation_failed, invalid_json, invalid_token, invalid_cursor, ' +
+      'bot_not_found, bot_already_registered, concurrent_change, token_rejected, token_bot_mismatch, ' +
+      'telegram_rejected, telegram_rate_limited, telegram_unavailable, database_unavailable',
+  })
+  code!: string;
+}
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid body, query or token shape (the message names the field)',
+  401: 'Missing or wrong admin API key',
+  404: 'No such bot',
+  409: 'The bot is already registered, or changed while the request ran',
+  422: 'Telegram refused the request (its description is in the message), or the token belongs to another bot',
+  429: 'Telegram asks to slow down; see Retry-After',
+  502: 'Telegram is unreachable or failed',
+  503: 'The database is unavailable; see Retry-After',
+};
+
+/** Documents the error answers an operation can give, all with the ErrorDto body. */
+export function ApiErrorResponses(...statuses: (keyof typeof DESCRIPTIONS)[]): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ...statuses.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorDto })),
+  );
+}
