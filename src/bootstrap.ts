@@ -2,9 +2,10 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger as PinoLogger } from 'pino';
+import { setupOpenApi } from './admin/openapi';
 import { AppModule, AppRole } from './app.module';
 import { AppConfig, ConfigError, loadConfig } from './config/config';
-import { AppLogger, createRootLogger } from './common/logger';
+import { AppLogger, createRootLogger, serializeError } from './common/logger';
 import { redactUrl } from './common/redact';
 
 export interface CreateAppOptions {
@@ -35,8 +36,39 @@ export async function createApp({ role, config, logger }: CreateAppOptions): Pro
     });
     done();
   });
-  app.enableShutdownHooks();
+  if (role !== 'worker') setupOpenApi(app);
   return app;
+}
+
+/**
+ * Graceful shutdown on SIGTERM/SIGINT, in the order Nest runs its hooks on close:
+ * 1. onModuleDestroy: readiness turns false; beforeApplicationShutdown: workers finish their jobs (a job waiting
+ *    to retry is handed back to the head of its partition);
+ * 2. the HTTP server stops accepting and lets in-flight requests finish (their updates are enqueued);
+ * 3. onApplicationShutdown: queues, Redis and Postgres connections close.
+ * Then the process exits 0; if that takes longer than SHUTDOWN_TIMEOUT_MS it exits 1 (unfinished jobs are then
+ * retried by another worker once their lock expires).
+ */
+function installShutdown(app: NestFastifyApplication, config: AppConfig, logger: PinoLogger): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info(`${signal} received; shutting down`);
+    setTimeout(() => {
+      logger.error('Shutdown took longer than SHUTDOWN_TIMEOUT_MS; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
+    app.close().then(
+      () => {
+        logger.info('Shut down cleanly');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ msg: 'Shutdown failed', err: serializeError(error) });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
 }
 
 /** Loads the configuration, or prints every problem with it and exits. */
@@ -63,16 +95,7 @@ export async function runProcess(role: AppRole): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createRootLogger(config.logLevel);
   const app = await createApp({ role, config, logger });
-  // Nest closes the app on SIGTERM/SIGINT (workers finish their jobs); this bounds how long that may take.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      logger.info(`${signal} received; shutting down`);
-      setTimeout(() => {
-        logger.error('Shutdown took longer than SHUTDOWN_TIMEOUT_MS; exiting');
-        process.exit(1);
-      }, config.shutdownTimeoutMs).unref();
-    });
-  }
+  installShutdown(app, config, logger);
   const port = role === 'worker' ? config.workerPort : config.port;
   if (role === 'worker' && port === 0) {
     await app.init();

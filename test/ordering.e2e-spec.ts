@@ -51,7 +51,7 @@ describe('per-chat order with two worker processes', () => {
 
   it('processes 100 chats × 50 updates posted concurrently in order, each FSM ending where it should', async () => {
     const chats = Array.from({ length: CHATS }, (_, i) => ({
-      bot: bots[i % BOTS]!,
+      bot: bots[i % BOTS],
       person: { id: 500_000 + i, first_name: `user${i}` },
     }));
     // Like Telegram: sequential within a chat (next update after the previous was acknowledged), concurrent across

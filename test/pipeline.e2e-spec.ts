@@ -216,7 +216,7 @@ describe('workers and the shared dispatcher', () => {
       expect((await limited.deliver(bot, update)).status).toBe(200);
       await waitUntil(async () => (await limited.jobs(['failed'])).length === 1, 10_000, 'the job to fail');
       const [job] = await limited.jobs(['failed']);
-      expect(job!.failedReason).toMatch(/^Gave up after 2 attempts: .*500/);
+      expect(job.failedReason).toMatch(/^Gave up after 2 attempts: .*500/);
       expect(limited.telegram.callsOf('sendMessage', bot.token)).toHaveLength(2);
     } finally {
       await limited.close();

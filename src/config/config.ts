@@ -21,6 +21,8 @@ export interface AppConfig {
   redisUrl: string;
   /** Prefix of every Redis key the gateway writes (BullMQ queues, dedupe keys, sessions). */
   redisPrefix: string;
+  /** Run even when Redis may evict keys (queued updates could be lost). */
+  redisAllowEviction: boolean;
   telegramApiRoot: string;
   publicUrl: string;
   adminApiKeys: string[];
@@ -268,6 +270,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     databaseUrl: r.url('DATABASE_URL', production ? undefined : localDb, ['postgres:', 'postgresql:']),
     redisUrl: r.url('REDIS_URL', production ? undefined : 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     redisPrefix: r.string('REDIS_PREFIX', 'tgw'),
+    redisAllowEviction: r.oneOf('REDIS_ALLOW_EVICTION', ['true', 'false'], 'false') === 'true',
     telegramApiRoot: r.url('TELEGRAM_API_ROOT', 'https://api.telegram.org', ['http:', 'https:']),
     publicUrl: r.url('PUBLIC_URL', production ? undefined : `http://localhost:${port}`, ['http:', 'https:']),
     adminApiKeys,

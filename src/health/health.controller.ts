@@ -1,13 +1,15 @@
-import { BeforeApplicationShutdown, Controller, Get, Injectable, Res } from '@nestjs/common';
+import { Controller, Get, Injectable, OnModuleDestroy, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { PrismaService } from '../infra/database/prisma.service';
 import { RedisConnections } from '../infra/redis/redis.module';
 
 @Injectable()
-export class HealthState implements BeforeApplicationShutdown {
+export class HealthState implements OnModuleDestroy {
   shuttingDown = false;
 
-  beforeApplicationShutdown() {
+  // The first hook Nest runs on close, for every module before any other step: readiness turns false while the
+  // workers are still finishing their jobs and the HTTP server still answers.
+  onModuleDestroy() {
     this.shuttingDown = true;
   }
 }

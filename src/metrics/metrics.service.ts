@@ -13,7 +13,7 @@ export type WebhookOutcome =
   | 'forbidden_ip'
   | 'unavailable';
 
-export type FailureKind = 'permanent' | 'transient' | 'rate_limited' | 'bot_missing';
+export type FailureKind = 'permanent' | 'transient' | 'rate_limited' | 'unavailable';
 
 /**
  * Prometheus metrics of one process. A registry per instance (not prom-client's global one), so several
@@ -46,7 +46,7 @@ export class MetricsService {
 
   readonly updatesFailed = new Counter({
     name: 'tg_gateway_updates_failed_total',
-    help: 'Failed processing attempts by kind (permanent, transient, rate_limited, bot_missing)',
+    help: 'Failed processing attempts by kind (permanent, transient, rate_limited, unavailable)',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
@@ -55,6 +55,18 @@ export class MetricsService {
     name: 'tg_gateway_queue_jobs',
     help: 'Jobs in the update queue by state (read when scraped)',
     labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deadLetters = new Gauge({
+    name: 'tg_gateway_dead_letters',
+    help: 'Updates that failed for good and wait in the failed sets (read when scraped)',
+    registers: [this.registry],
+  });
+
+  readonly oldestDeadLetterAge = new Gauge({
+    name: 'tg_gateway_oldest_dead_letter_age_seconds',
+    help: 'Age of the oldest dead letter, 0 when there is none (read when scraped)',
     registers: [this.registry],
   });
 

@@ -1,15 +1,26 @@
 import { BotError, GrammyError, HttpError } from 'grammy';
+import { DatabaseUnavailableError } from '../common/errors';
 import { redactSecrets } from '../common/redact';
 
 export type Failure =
   | { kind: 'permanent'; reason: string }
   | { kind: 'rate_limited'; retryAfterMs: number; reason: string }
-  | { kind: 'transient'; reason: string };
+  | { kind: 'transient'; reason: string }
+  | { kind: 'unavailable'; reason: string };
+
+/** ioredis failures that mean "Redis is not reachable right now", not "this update is bad". */
+function isRedisUnavailable(error: Error): boolean {
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/.test(error.message)
+  );
+}
 
 /**
  * How a failed update is retried. A Telegram 4xx other than 429 will fail the same way every time (chat not
  * found, bot blocked, bad request): retrying only delays the rest, so it is permanent. 429 says when to come
- * back. 5xx, network errors and anything unexpected are transient and retried with backoff.
+ * back. 5xx, network errors and anything unexpected are transient and retried with backoff. Our own Redis or
+ * Postgres being away is `unavailable`: the update is fine, so waiting for them spends no attempt.
  */
 export function classifyFailure(error: unknown): Failure {
   const inner: unknown = error instanceof BotError ? error.error : error;
@@ -23,6 +34,10 @@ export function classifyFailure(error: unknown): Failure {
     return { kind: 'transient', reason };
   }
   if (inner instanceof HttpError) return { kind: 'transient', reason: redactSecrets(inner.message) };
+  if (inner instanceof DatabaseUnavailableError) return { kind: 'unavailable', reason: 'Postgres is unavailable' };
+  if (inner instanceof Error && isRedisUnavailable(inner)) {
+    return { kind: 'unavailable', reason: redactSecrets(`Redis is unavailable: ${inner.message}`) };
+  }
   const message = inner instanceof Error ? inner.message : String(inner);
   return { kind: 'transient', reason: redactSecrets(message) };
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { Bot, Composer } from 'grammy';
 import { AppConfig } from '../config/config';
@@ -26,7 +26,7 @@ const TELEGRAM_TIMEOUT_SECONDS = 25;
  * partition for at most its retry budget, then goes to the failed set (dead letters) and the partition moves on.
  */
 @Injectable()
-export class UpdateProcessor implements OnApplicationBootstrap, OnApplicationShutdown {
+export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(UpdateProcessor.name);
   private readonly dispatcher: Composer<GatewayContext>;
   private readonly workers: Worker<UpdateJobData>[] = [];
@@ -58,7 +58,8 @@ export class UpdateProcessor implements OnApplicationBootstrap, OnApplicationShu
     await this.starting;
   }
 
-  async onApplicationShutdown() {
+  // Runs before the HTTP server and the connections close (see bootstrap.ts).
+  async beforeApplicationShutdown() {
     this.closing = true;
     for (const wake of this.sleepers) wake();
     await this.starting?.catch(() => undefined);
@@ -110,6 +111,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, OnApplicationShu
 
   async process(job: Job<UpdateJobData>, token?: string): Promise<void> {
     const { attempts, backoffMs, backoffMaxMs } = this.config.queue;
+    let outageWaits = 0;
     for (let attempt = 1; ; attempt++) {
       const failure = await this.attempt(job.data);
       if (!failure) {
@@ -118,10 +120,22 @@ export class UpdateProcessor implements OnApplicationBootstrap, OnApplicationShu
       }
       this.metrics.updatesFailed.inc({ kind: failure.kind });
       if (failure.kind === 'permanent') throw new UnrecoverableError(failure.reason);
-      if (attempt >= attempts) throw new UnrecoverableError(`Gave up after ${attempt} attempts: ${failure.reason}`);
-      const waitMs =
-        failure.kind === 'rate_limited' ? failure.retryAfterMs : Math.min(backoffMs * 2 ** (attempt - 1), backoffMaxMs);
-      await job.log(`Attempt ${attempt} failed (${failure.kind}): ${failure.reason}; retrying in ${waitMs} ms`);
+      let waitMs: number;
+      if (failure.kind === 'unavailable') {
+        // Our own Redis or Postgres is away: wait for it as long as it takes, without spending an attempt.
+        attempt--;
+        waitMs = Math.min(backoffMs * 2 ** outageWaits++, 5_000);
+      } else {
+        if (attempt >= attempts) throw new UnrecoverableError(`Gave up after ${attempt} attempts: ${failure.reason}`);
+        waitMs =
+          failure.kind === 'rate_limited'
+            ? failure.retryAfterMs
+            : Math.min(backoffMs * 2 ** (attempt - 1), backoffMaxMs);
+        // Best effort: the log is for operators, and must not fail the job when Redis flickers.
+        await job
+          .log(`Attempt ${attempt} failed (${failure.kind}): ${failure.reason}; retrying in ${waitMs} ms`)
+          .catch(() => undefined);
+      }
       if (!(await this.sleep(waitMs))) {
         // Shutting down: hand the job back to the head of its partition rather than sit on it.
         await job.moveToWait(token);

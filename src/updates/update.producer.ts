@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import type { Update } from 'grammy/types';
@@ -13,7 +13,7 @@ import { partitionOf, partitionQueueNames, UPDATE_JOB, UpdateJobData } from './u
 export type EnqueueResult = 'accepted' | 'duplicate';
 
 @Injectable()
-export class UpdateProducer implements OnModuleDestroy {
+export class UpdateProducer implements OnApplicationShutdown {
   /** One queue per partition; index = partitionOf(bot, update). */
   readonly queues: Queue<UpdateJobData>[];
 
@@ -44,7 +44,7 @@ export class UpdateProducer implements OnModuleDestroy {
         Promise.all(this.queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed'))),
         1_000,
       );
-      for (const counts of all) for (const [state, count] of Object.entries(counts)) totals[state]! += count;
+      for (const counts of all) for (const [state, count] of Object.entries(counts)) totals[state] += count;
       for (const [state, count] of Object.entries(totals)) metrics.queueDepth.set({ state }, count);
     });
   }
@@ -60,7 +60,7 @@ export class UpdateProducer implements OnModuleDestroy {
     // A job id of our own per attempt: BullMQ answers a deduplicated add with the existing job's id, which
     // is how a duplicate is told apart.
     const jobId = `${dedupeId}-${randomBytes(6).toString('hex')}`;
-    const queue = this.queues[partitionOf(botId, update, this.queues.length)]!;
+    const queue = this.queues[partitionOf(botId, update, this.queues.length)];
     const started = process.hrtime.bigint();
     try {
       const job = await withTimeout(
@@ -83,7 +83,7 @@ export class UpdateProducer implements OnModuleDestroy {
     }
   }
 
-  async onModuleDestroy() {
+  async onApplicationShutdown() {
     await withTimeout(Promise.all(this.queues.map((q) => q.close())), 2_000).catch(() => undefined);
   }
 }

@@ -1,8 +1,17 @@
-import { Global, Inject, Injectable, Module, OnModuleDestroy } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { Redis, RedisOptions } from 'ioredis';
 import { AppConfig } from '../../config/config';
 import { APP_CONFIG } from '../../config/config.module';
 import { withTimeout } from '../database/prisma.service';
+import { assertNoEviction, EvictionPolicyError } from './eviction-policy';
 
 /**
  * The Redis connections of a process, by role:
@@ -14,7 +23,8 @@ import { withTimeout } from '../database/prisma.service';
  * Every connection reconnects forever with a capped backoff, so the process recovers by itself.
  */
 @Injectable()
-export class RedisConnections implements OnModuleDestroy {
+export class RedisConnections implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(RedisConnections.name);
   readonly producer: Redis;
   readonly general: Redis;
   private readonly owned: Redis[] = [];
@@ -22,6 +32,26 @@ export class RedisConnections implements OnModuleDestroy {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.producer = this.create('producer', { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     this.general = this.create('general', { maxRetriesPerRequest: 2 });
+  }
+
+  /**
+   * Refuses to run on a Redis that may evict keys (queued updates, dedupe keys): the start fails with a clear
+   * message. When Redis is not reachable yet, the check runs as soon as it is, and stops the process then.
+   */
+  async onApplicationBootstrap() {
+    if (this.config.redisAllowEviction) return;
+    try {
+      await withTimeout(assertNoEviction(this.general), 2_000);
+    } catch (error) {
+      if (error instanceof EvictionPolicyError) throw error;
+      this.general.once('ready', () => {
+        assertNoEviction(this.general).catch((late: unknown) => {
+          if (!(late instanceof EvictionPolicyError)) return;
+          this.logger.fatal(late.message);
+          process.exit(1);
+        });
+      });
+    }
   }
 
   /** A connection for a BullMQ Worker (blocking commands, never gives up). */
@@ -42,7 +72,7 @@ export class RedisConnections implements OnModuleDestroy {
     }
   }
 
-  async onModuleDestroy() {
+  async onApplicationShutdown() {
     // QUIT waits for an answer; a Redis that hangs would hold shutdown forever.
     await Promise.all(
       this.owned.map((c) =>

@@ -1,0 +1,179 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Job, Queue } from 'bullmq';
+import type { Update } from 'grammy/types';
+import { AppConfig } from '../config/config';
+import { APP_CONFIG } from '../config/config.module';
+import { BadRequestError, NotFoundError } from '../common/errors';
+import { withTimeout } from '../infra/database/prisma.service';
+import { RedisConnections } from '../infra/redis/redis.module';
+import { MetricsService } from '../metrics/metrics.service';
+import { UpdateJobData, updateKind } from './update-queue';
+import { UpdateProducer } from './update.producer';
+
+/** A failed update as operators see it. `id` is `<partition>.<job id>`. */
+export interface DeadLetterView {
+  id: string;
+  botId: string;
+  updateId: number;
+  kind: string;
+  reason: string;
+  acceptedAt: string | null;
+  failedAt: string | null;
+}
+
+export interface DeadLetterDetail extends DeadLetterView {
+  update: Update;
+  /** The job's log: one line per failed attempt. */
+  attempts: string[];
+}
+
+interface Entry {
+  partition: number;
+  jobId: string;
+  failedAt: number;
+}
+
+/**
+ * The dead letters: updates that failed for good (a Telegram 4xx, or every attempt used) sit in the failed sets of
+ * the partition queues until FAILED_JOB_RETENTION_SECONDS. A failed update never blocks its chat: the partition
+ * moves on as soon as it fails. A retry puts it at the end of its partition queue, behind its chat's newer updates:
+ * an operator's retry is a new delivery, not a replay in the original order.
+ */
+@Injectable()
+export class DeadLettersService {
+  constructor(
+    private readonly producer: UpdateProducer,
+    private readonly redis: RedisConnections,
+    metrics: MetricsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    metrics.onScrape(async () => {
+      const perPartition = await withTimeout(
+        Promise.all(
+          this.producer.queues.map(async (queue) => {
+            const [count, oldest] = await Promise.all([
+              this.redis.general.zcard(queue.keys.failed),
+              this.redis.general.zrange(queue.keys.failed, '0', '0', 'WITHSCORES'),
+            ]);
+            return { count, oldest: oldest[1] === undefined ? Number.POSITIVE_INFINITY : Number(oldest[1]) };
+          }),
+        ),
+        1_000,
+      );
+      const count = perPartition.reduce((sum, p) => sum + p.count, 0);
+      const oldest = Math.min(...perPartition.map((p) => p.oldest));
+      metrics.deadLetters.set(count);
+      metrics.oldestDeadLetterAge.set(count === 0 ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
+    });
+  }
+
+  /** Newest first; `botId` filters by the gateway's bot id. */
+  async list(query: { botId?: string; cursor?: string; limit?: number }): Promise<{
+    items: DeadLetterView[];
+    nextCursor: string | null;
+  }> {
+    const limit = query.limit ?? 50;
+    let entries = await this.entries(query.botId);
+    if (query.cursor) {
+      const at = entries.findIndex((e) => this.idOf(e) === query.cursor);
+      if (at < 0) throw new BadRequestError('cursor does not name a dead letter of this list', 'invalid_cursor');
+      entries = entries.slice(at + 1);
+    }
+    const page = entries.slice(0, limit);
+    const jobs = await Promise.all(page.map((e) => this.job(e)));
+    const items = jobs.filter((j): j is Job<UpdateJobData> => j !== undefined).map((job, i) => this.view(page[i], job));
+    return { items, nextCursor: entries.length > limit ? this.idOf(page[page.length - 1]) : null };
+  }
+
+  async get(id: string): Promise<DeadLetterDetail> {
+    const { entry, job } = await this.find(id);
+    const queue = this.producer.queues[entry.partition];
+    const { logs } = await queue.getJobLogs(job.id!);
+    return { ...this.view(entry, job), update: job.data.update, attempts: logs };
+  }
+
+  async retry(id: string): Promise<DeadLetterView> {
+    const { entry, job } = await this.find(id);
+    await job.retry('failed');
+    return this.view(entry, job);
+  }
+
+  /** Retries every dead letter of a bot; returns how many. */
+  async retryAll(botId: string): Promise<number> {
+    let count = 0;
+    for (const entry of await this.entries(botId)) {
+      const job = await this.job(entry);
+      if (!job) continue;
+      await job.retry('failed');
+      count++;
+    }
+    return count;
+  }
+
+  /** Deletes dead letters: one (`id`), a bot's (`botId`), or all. Returns how many. */
+  async purge(target: { id?: string; botId?: string }): Promise<number> {
+    const entries = target.id ? [(await this.find(target.id)).entry] : await this.entries(target.botId);
+    let count = 0;
+    for (const entry of entries) {
+      const queue = this.producer.queues[entry.partition];
+      count += (await queue.remove(entry.jobId)) === 1 ? 1 : 0;
+    }
+    return count;
+  }
+
+  async count(botId?: string): Promise<number> {
+    return (await this.entries(botId)).length;
+  }
+
+  private async find(id: string): Promise<{ entry: Entry; job: Job<UpdateJobData> }> {
+    const match = /^(\d{1,4})\.(.+)$/.exec(id);
+    const partition = match ? Number(match[1]) : -1;
+    const queue = this.producer.queues[partition];
+    const job = queue && match ? await this.jobOf(queue, match[2]) : undefined;
+    if (!job || !(await job.isFailed()))
+      throw new NotFoundError(`No dead letter ${id.slice(0, 120)}`, 'dead_letter_not_found');
+    return { entry: { partition, jobId: job.id!, failedAt: job.finishedOn ?? 0 }, job };
+  }
+
+  /** Every failed job id with its time, newest first, read from the failed sets without loading the jobs. */
+  private async entries(botId?: string): Promise<Entry[]> {
+    const all = await Promise.all(
+      this.producer.queues.map(async (queue, partition) => {
+        const flat = await this.redis.general.zrevrange(queue.keys.failed, 0, -1, 'WITHSCORES');
+        const out: Entry[] = [];
+        for (let i = 0; i < flat.length; i += 2) {
+          const jobId = flat[i];
+          // Job ids start with the bot id (see UpdateProducer), so a bot's dead letters are found by prefix.
+          if (botId && !jobId.startsWith(`${botId}-`)) continue;
+          out.push({ partition, jobId, failedAt: Number(flat[i + 1]) });
+        }
+        return out;
+      }),
+    );
+    return all.flat().sort((a, b) => b.failedAt - a.failedAt || a.jobId.localeCompare(b.jobId));
+  }
+
+  private job(entry: Entry): Promise<Job<UpdateJobData> | undefined> {
+    return this.jobOf(this.producer.queues[entry.partition], entry.jobId);
+  }
+
+  private async jobOf(queue: Queue<UpdateJobData>, jobId: string): Promise<Job<UpdateJobData> | undefined> {
+    return (await Job.fromId<UpdateJobData>(queue, jobId)) ?? undefined;
+  }
+
+  private idOf(entry: Entry): string {
+    return `${entry.partition}.${entry.jobId}`;
+  }
+
+  private view(entry: Entry, job: Job<UpdateJobData>): DeadLetterView {
+    return {
+      id: this.idOf(entry),
+      botId: job.data.botId,
+      updateId: job.data.update.update_id,
+      kind: updateKind(job.data.update),
+      reason: job.failedReason ?? '',
+      acceptedAt: job.data.acceptedAt ? new Date(job.data.acceptedAt).toISOString() : null,
+      failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+    };
+  }
+}
