@@ -1,0 +1,60 @@
+/**
+ * Parsers of option values. They throw what commander recognises as an invalid argument, so a bad value ends as
+ * commander's one-line usage error naming the option (`error: option '--max-connections <n>' argument 'abc' is
+ * invalid. …`) and exit status 2.
+ */
+export class InvalidArgumentError extends Error {
+  readonly code = 'commander.invalidArgument';
+  readonly exitCode = 2;
+}
+
+export function parseInteger(value: string, min: number, max: number): number {
+  const trimmed = value.trim();
+  if (!/^\d+$/.test(trimmed) || Number(trimmed) < min || Number(trimmed) > max) {
+    throw new InvalidArgumentError(`Expected an integer from ${min} to ${max}.`);
+  }
+  return Number(trimmed);
+}
+
+/** A public base URL: http(s), no query or fragment; trailing slashes dropped. */
+export function parseBaseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new InvalidArgumentError('Expected an http(s) URL such as https://gateway.example.com.');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new InvalidArgumentError('Expected an http(s) URL such as https://gateway.example.com.');
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    throw new InvalidArgumentError('The URL must not carry a query, a fragment or credentials.');
+  }
+  return value.trim().replace(/\/+$/, '');
+}
+
+/**
+ * Telegram update types, comma-separated (`message,callback_query`). An empty value is an empty list, which
+ * Telegram reads as "every type except chat_member, message_reaction and message_reaction_count".
+ */
+export function parseUpdateTypes(value: string): string[] {
+  const types = value
+    .split(',')
+    .map((type) => type.trim())
+    .filter(Boolean);
+  const bad = types.find((type) => !/^[a-z_]{1,64}$/.test(type));
+  if (bad !== undefined) {
+    throw new InvalidArgumentError(
+      'Expected update types such as message,callback_query (lowercase, comma-separated).',
+    );
+  }
+  return [...new Set(types)];
+}
+
+export function parseName(value: string): string {
+  const trimmed = value.trim();
+  if (trimmed.length === 0 || trimmed.length > 100) {
+    throw new InvalidArgumentError('Expected a name of 1 to 100 characters.');
+  }
+  return trimmed;
+}

@@ -1,0 +1,40 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { BotsModule } from '../bots/bots.module';
+import { AppConfig } from '../config/config';
+import { ConfigModule } from '../config/config.module';
+import { DatabaseModule } from '../infra/database/database.module';
+import { RedisModule } from '../infra/redis/redis.module';
+import { CliProgram } from './cli-command';
+import { BotsCommand } from './commands/bots.commands';
+import { RotateEncryptionKeyCommand } from './commands/rotate-encryption-key.command';
+import { SyncWebhooksCommand } from './commands/sync-webhooks.command';
+import {
+  DeleteWebhookCommand,
+  RotateSecretCommand,
+  SetWebhookCommand,
+  WebhookInfoCommand,
+} from './commands/webhook.commands';
+
+/**
+ * Root module of a CLI run: the bot services the admin API uses (so every operation has one implementation),
+ * with Postgres and Redis (bot changes are announced to running gateways), and no HTTP server or worker.
+ */
+@Module({})
+export class CliModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: CliModule,
+      imports: [ConfigModule.forRoot(config), DatabaseModule, RedisModule, BotsModule],
+      providers: [
+        CliProgram,
+        SetWebhookCommand,
+        DeleteWebhookCommand,
+        WebhookInfoCommand,
+        RotateSecretCommand,
+        SyncWebhooksCommand,
+        RotateEncryptionKeyCommand,
+        ...BotsCommand.registerWithSubCommands(),
+      ],
+    };
+  }
+}

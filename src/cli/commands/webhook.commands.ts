@@ -1,0 +1,141 @@
+import { Command, Help, Option } from 'nest-commander';
+import { BotAdminService } from '../../bots/bot-admin.service';
+import { BOT_ID_HELP, CliCommand } from '../cli-command';
+import { parseBaseUrl, parseInteger, parseUpdateTypes } from '../cli-options';
+import { botLabel, formatWebhookStatus, print, printJson, wrap } from '../cli-output';
+
+interface SetWebhookFlags {
+  url?: string;
+  dropPendingUpdates?: boolean;
+  maxConnections?: number;
+  allowedUpdates?: string[];
+}
+
+@Command({
+  name: 'set-webhook',
+  arguments: '<botId>',
+  argsDescription: { botId: BOT_ID_HELP },
+  description: "Register the bot's webhook at Telegram (URL from PUBLIC_URL or --url, with the bot's secret)",
+})
+export class SetWebhookCommand extends CliCommand {
+  constructor(private readonly admin: BotAdminService) {
+    super();
+  }
+
+  async run([botId]: string[], flags: SetWebhookFlags): Promise<void> {
+    const status = await this.admin.setWebhook(botId, {
+      url: flags.url,
+      dropPendingUpdates: flags.dropPendingUpdates,
+      maxConnections: flags.maxConnections,
+      allowedUpdates: flags.allowedUpdates,
+    });
+    print(`Webhook set for ${botId}`);
+    print(formatWebhookStatus(status));
+  }
+
+  @Help('after')
+  helpAfter(): string {
+    return wrap(
+      '\nTelegram is given <url>/webhook/<token> and the secret_token the gateway checks on every delivery. ' +
+        'Without --max-connections Telegram uses its default (40); without --allowed-updates it keeps the ' +
+        'previous setting.',
+    );
+  }
+
+  @Option({ flags: '--url <publicUrl>', description: 'public base URL of the gateway (default: PUBLIC_URL)' })
+  parseUrl(value: string): string {
+    return parseBaseUrl(value);
+  }
+
+  @Option({ flags: '--drop-pending-updates', description: 'drop the updates Telegram has queued for the bot' })
+  parseDropPendingUpdates(): boolean {
+    return true;
+  }
+
+  @Option({ flags: '--max-connections <n>', description: 'simultaneous HTTPS connections Telegram may open, 1-100' })
+  parseMaxConnections(value: string): number {
+    return parseInteger(value, 1, 100);
+  }
+
+  @Option({
+    flags: '--allowed-updates <types>',
+    description: 'update types to receive, comma-separated (e.g. message,callback_query; "" for the default set)',
+  })
+  parseAllowedUpdates(value: string): string[] {
+    return parseUpdateTypes(value);
+  }
+}
+
+@Command({
+  name: 'delete-webhook',
+  arguments: '<botId>',
+  argsDescription: { botId: BOT_ID_HELP },
+  description: "Remove the bot's webhook at Telegram (the gateway then receives nothing for it)",
+})
+export class DeleteWebhookCommand extends CliCommand {
+  constructor(private readonly admin: BotAdminService) {
+    super();
+  }
+
+  async run([botId]: string[], flags: { dropPendingUpdates?: boolean }): Promise<void> {
+    const status = await this.admin.deleteWebhook(botId, { dropPendingUpdates: flags.dropPendingUpdates });
+    print(`Webhook deleted for ${botId}`);
+    print(formatWebhookStatus(status));
+  }
+
+  @Option({ flags: '--drop-pending-updates', description: 'drop the updates Telegram has queued for the bot' })
+  parseDropPendingUpdates(): boolean {
+    return true;
+  }
+}
+
+@Command({
+  name: 'webhook-info',
+  arguments: '<botId>',
+  argsDescription: { botId: BOT_ID_HELP },
+  description: "Show the bot's webhook at Telegram: URL (token redacted), pending updates, last error",
+})
+export class WebhookInfoCommand extends CliCommand {
+  constructor(private readonly admin: BotAdminService) {
+    super();
+  }
+
+  async run([botId]: string[], flags: { json?: boolean }): Promise<void> {
+    const status = await this.admin.webhookInfo(botId);
+    if (flags.json) printJson(status);
+    else print(formatWebhookStatus(status));
+  }
+
+  @Option({ flags: '--json', description: 'print JSON' })
+  parseJson(): boolean {
+    return true;
+  }
+}
+
+@Command({
+  name: 'rotate-secret',
+  arguments: '<botId>',
+  argsDescription: { botId: BOT_ID_HELP },
+  description: 'Give the bot a new webhook secret and register it with Telegram',
+})
+export class RotateSecretCommand extends CliCommand {
+  constructor(private readonly admin: BotAdminService) {
+    super();
+  }
+
+  @Help('after')
+  helpAfter(): string {
+    return wrap('\nThe previous secret stays accepted for WEBHOOK_SECRET_OVERLAP_SECONDS, so no delivery is refused.');
+  }
+
+  async run([botId]: string[]): Promise<void> {
+    const result = await this.admin.rotateSecret(botId);
+    print(`Webhook secret rotated for ${botLabel(result.bot)}`);
+    print(
+      result.webhookUpdated
+        ? 'Telegram now signs deliveries with the new secret.'
+        : 'The bot has no webhook at Telegram; the new secret is used from the next set-webhook.',
+    );
+    print(`The previous secret is accepted until ${result.previousSecretValidUntil}.`);
+  }
+}
