@@ -759,4 +759,84 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
       }
     });
   });
+
+  describe('failed (dead letters)', () => {
+    /** An update of `person` that Telegram refuses for good (400), so it ends in the dead letters. */
+    async function deadLetterOf(bot: BotView, token: string, text: string): Promise<number> {
+      const secret = await secretOf(bot.id);
+      telegram.fail('sendMessage', FakeTelegram.error(400, 'Bad Request: chat not found'));
+      const update = textUpdate(alice, text);
+      expect((await gw.post(token, update, { secret })).status).toBe(200);
+      await waitUntil(
+        async () => (await gw.jobs(['failed'])).some((j) => j.data.update.update_id === update.update_id),
+        15_000,
+        'the update to fail',
+      );
+      return update.update_id;
+    }
+
+    it('lists, shows, retries and purges dead letters', async () => {
+      const { bot, token } = await addBot();
+      const first = await deadLetterOf(bot, token, 'lost one');
+      const second = await deadLetterOf(bot, token, 'lost two');
+
+      const list = await cli(['failed', 'list', '--bot', `@${bot.username}`, '--json']);
+      expect(list.code, list.stderr).toBe(0);
+      const letters = JSON.parse(list.stdout) as { id: string; updateId: number; reason: string; botId: string }[];
+      expect(letters.map((l) => l.updateId)).toEqual([second, first]);
+      expect(letters.every((l) => l.botId === bot.id && l.reason.includes('chat not found'))).toBe(true);
+      expect(list.stdout).not.toContain(token);
+
+      const table = await cli(['failed', 'list', '--bot', bot.id]);
+      expect(table.code).toBe(0);
+      expect(table.stdout).toContain('2 dead letters');
+
+      const show = await cli(['failed', 'show', letters[1]!.id, '--json']);
+      expect(show.code, show.stderr).toBe(0);
+      const detail = JSON.parse(show.stdout) as { update: { message: { text: string } }; reason: string };
+      expect(detail.update.message.text).toBe('lost one');
+
+      const before = telegram.callsOf('sendMessage', token).length;
+      const retry = await cli(['failed', 'retry', letters[1]!.id]);
+      expect(retry.code, retry.stderr).toBe(0);
+      await telegram.waitFor(() => telegram.callsOf('sendMessage', token).length === before + 1, 15_000, 'the retry');
+      expect(telegram.callsOf('sendMessage', token).at(-1)!.params.text).toBe('lost one');
+      await waitUntil(
+        async () => JSON.parse((await cli(['failed', 'list', '--bot', bot.id, '--json'])).stdout).length === 1,
+        15_000,
+        'the retried letter to leave the list',
+      );
+
+      const purge = await cli(['failed', 'purge', '--bot', `@${bot.username}`]);
+      expect(purge.code, purge.stderr).toBe(0);
+      expect(purge.stdout).toContain('Deleted 1 dead letter(s)');
+      expect(JSON.parse((await cli(['failed', 'list', '--bot', bot.id, '--json'])).stdout)).toEqual([]);
+    });
+
+    it('retries every dead letter of a bot and refuses ambiguous or unknown targets', async () => {
+      const { bot, token } = await addBot();
+      await deadLetterOf(bot, token, 'again one');
+      await deadLetterOf(bot, token, 'again two');
+      const retry = await cli(['failed', 'retry', '--bot', bot.id]);
+      expect(retry.code, retry.stderr).toBe(0);
+      expect(retry.stdout).toContain('Queued again: 2 dead letter(s)');
+      await telegram.waitFor(
+        () =>
+          ['again one', 'again two'].every(
+            (t) => telegram.callsOf('sendMessage', token).filter((c) => c.params.text === t).length === 2,
+          ),
+        15_000,
+        'both retries',
+      );
+
+      expectOneErrorLine(
+        await cli(['failed', 'purge']),
+        2,
+        'give exactly one of: a dead letter id, --bot <botId>, --all',
+      );
+      expectOneErrorLine(await cli(['failed', 'retry']), 2, 'give either a dead letter id or --bot <botId>');
+      expectOneErrorLine(await cli(['failed', 'show', '0.nope']), 1, 'No dead letter 0.nope');
+      expectOneErrorLine(await cli(['failed', 'list', '--bot', '@no_such_bot']), 1, 'No bot @no_such_bot');
+    });
+  });
 });

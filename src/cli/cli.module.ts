@@ -4,8 +4,11 @@ import { AppConfig } from '../config/config';
 import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../infra/database/database.module';
 import { RedisModule } from '../infra/redis/redis.module';
+import { MetricsModule } from '../metrics/metrics.module';
+import { UpdateQueueModule } from '../updates/updates.module';
 import { CliProgram } from './cli-command';
 import { BotsCommand } from './commands/bots.commands';
+import { FailedCommand } from './commands/failed.commands';
 import { RotateEncryptionKeyCommand } from './commands/rotate-encryption-key.command';
 import { SyncWebhooksCommand } from './commands/sync-webhooks.command';
 import {
@@ -24,7 +27,14 @@ export class CliModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: CliModule,
-      imports: [ConfigModule.forRoot(config), DatabaseModule, RedisModule, BotsModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule,
+        RedisModule,
+        MetricsModule,
+        BotsModule,
+        UpdateQueueModule,
+      ],
       providers: [
         CliProgram,
         SetWebhookCommand,
@@ -34,6 +44,7 @@ export class CliModule {
         SyncWebhooksCommand,
         RotateEncryptionKeyCommand,
         ...BotsCommand.registerWithSubCommands(),
+        ...FailedCommand.registerWithSubCommands(),
       ],
     };
   }
