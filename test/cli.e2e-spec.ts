@@ -791,13 +791,13 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
       expect(table.code).toBe(0);
       expect(table.stdout).toContain('2 dead letters');
 
-      const show = await cli(['failed', 'show', letters[1]!.id, '--json']);
+      const show = await cli(['failed', 'show', letters[1].id, '--json']);
       expect(show.code, show.stderr).toBe(0);
       const detail = JSON.parse(show.stdout) as { update: { message: { text: string } }; reason: string };
       expect(detail.update.message.text).toBe('lost one');
 
       const before = telegram.callsOf('sendMessage', token).length;
-      const retry = await cli(['failed', 'retry', letters[1]!.id]);
+      const retry = await cli(['failed', 'retry', letters[1].id]);
       expect(retry.code, retry.stderr).toBe(0);
       await telegram.waitFor(() => telegram.callsOf('sendMessage', token).length === before + 1, 15_000, 'the retry');
       expect(telegram.callsOf('sendMessage', token).at(-1)!.params.text).toBe('lost one');
