@@ -944,6 +944,10 @@ describe('OpenAPI document and Swagger UI', () => {
       '/admin/bots/{id}/token': ['put'],
       '/admin/bots/{id}/webhook': ['delete', 'get', 'post'],
       '/admin/bots/{id}/secret/rotate': ['post'],
+      '/admin/bots/{id}/dead-letters/retry': ['post'],
+      '/admin/dead-letters': ['delete', 'get'],
+      '/admin/dead-letters/{id}': ['delete', 'get'],
+      '/admin/dead-letters/{id}/retry': ['post'],
     };
     expect(Object.keys(doc.paths).sort()).toEqual(Object.keys(operations).sort());
     for (const [path, methods] of Object.entries(operations)) {
@@ -996,6 +1000,8 @@ describe('OpenAPI document and Swagger UI', () => {
     expect(await init.text()).toContain('/admin/bots');
     const css = await fetch(`${gw.baseUrl}/docs/swagger-ui.css`);
     expect(css.status).toBe(200);
+    // Read to the end: a response left half-read keeps its connection busy, and app.close() waits for it.
+    expect(await css.text()).toContain('.swagger-ui');
 
     const bot = await gw.registerBot();
     tokens.add(bot.token);

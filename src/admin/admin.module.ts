@@ -1,13 +1,18 @@
 import { Module } from '@nestjs/common';
 import { BotsModule } from '../bots/bots.module';
+import { UpdateQueueModule } from '../updates/updates.module';
 import { AdminAuthGuard } from './admin-auth.guard';
 import { AdminBotsController } from './admin-bots.controller';
+import { AdminDeadLettersController } from './admin-dead-letters.controller';
 import { AdminWebhooksController } from './admin-webhooks.controller';
 
-/** The admin REST API under /admin (API process only); every operation is a BotAdminService call. */
+/**
+ * The admin REST API under /admin (API process only); every operation is a BotAdminService or DeadLettersService
+ * call.
+ */
 @Module({
-  imports: [BotsModule],
-  controllers: [AdminBotsController, AdminWebhooksController],
+  imports: [BotsModule, UpdateQueueModule],
+  controllers: [AdminBotsController, AdminWebhooksController, AdminDeadLettersController],
   providers: [AdminAuthGuard],
 })
 export class AdminModule {}

@@ -1,6 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
-import { AppError, DatabaseUnavailableError } from './errors';
+import { AppError, DatabaseUnavailableError, isRedisUnavailable } from './errors';
 import { redactSecrets } from './redact';
 
 export interface ErrorBody {
@@ -49,6 +49,13 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   if (typeof fastifyCode === 'string' && fastifyCode in FASTIFY_CODES) {
     const known = FASTIFY_CODES[fastifyCode];
     return { body: body(known.status, known.code, known.message ?? 'Bad request'), unexpected: false };
+  }
+  if (isRedisUnavailable(error)) {
+    return {
+      body: body(503, 'redis_unavailable', 'Redis is unavailable; retry later'),
+      retryAfter: DEFAULT_RETRY_AFTER_SECONDS,
+      unexpected: false,
+    };
   }
   if (error instanceof HttpException) {
     const status = error.getStatus();

@@ -128,3 +128,12 @@ export class TooManyRequestsError extends AppError {
     super(message);
   }
 }
+
+/** ioredis failures that mean "Redis is not reachable right now", not "this request or update is bad". */
+export function isRedisUnavailable(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error.name === 'MaxRetriesPerRequestError' ||
+      /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/.test(error.message))
+  );
+}

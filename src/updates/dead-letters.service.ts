@@ -81,7 +81,8 @@ export class DeadLettersService {
     }
     const page = entries.slice(0, limit);
     const jobs = await Promise.all(page.map((e) => this.job(e)));
-    const items = jobs.filter((j): j is Job<UpdateJobData> => j !== undefined).map((job, i) => this.view(page[i], job));
+    // A job removed since the failed sets were read (retried, purged, expired) is left out.
+    const items = page.flatMap((entry, i) => (jobs[i] ? [this.view(entry, jobs[i])] : []));
     return { items, nextCursor: entries.length > limit ? this.idOf(page[page.length - 1]) : null };
   }
 
@@ -94,8 +95,10 @@ export class DeadLettersService {
 
   async retry(id: string): Promise<DeadLetterView> {
     const { entry, job } = await this.find(id);
+    // Taken before the retry, which clears the job's failure (reason, failedAt) in place.
+    const view = this.view(entry, job);
     await job.retry('failed');
-    return this.view(entry, job);
+    return view;
   }
 
   /** Retries every dead letter of a bot; returns how many. */

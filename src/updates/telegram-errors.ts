@@ -1,5 +1,5 @@
 import { BotError, GrammyError, HttpError } from 'grammy';
-import { DatabaseUnavailableError } from '../common/errors';
+import { DatabaseUnavailableError, isRedisUnavailable } from '../common/errors';
 import { redactSecrets } from '../common/redact';
 
 export type Failure =
@@ -7,14 +7,6 @@ export type Failure =
   | { kind: 'rate_limited'; retryAfterMs: number; reason: string }
   | { kind: 'transient'; reason: string }
   | { kind: 'unavailable'; reason: string };
-
-/** ioredis failures that mean "Redis is not reachable right now", not "this update is bad". */
-function isRedisUnavailable(error: Error): boolean {
-  return (
-    error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/.test(error.message)
-  );
-}
 
 /**
  * How a failed update is retried. A Telegram 4xx other than 429 will fail the same way every time (chat not

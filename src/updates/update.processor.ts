@@ -119,22 +119,28 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
         return;
       }
       this.metrics.updatesFailed.inc({ kind: failure.kind });
-      if (failure.kind === 'permanent') throw new UnrecoverableError(failure.reason);
+      if (failure.kind === 'permanent') {
+        await this.logAttempt(job, `Attempt ${attempt} failed (permanent): ${failure.reason}; not retried`);
+        throw new UnrecoverableError(failure.reason);
+      }
       let waitMs: number;
       if (failure.kind === 'unavailable') {
         // Our own Redis or Postgres is away: wait for it as long as it takes, without spending an attempt.
         attempt--;
         waitMs = Math.min(backoffMs * 2 ** outageWaits++, 5_000);
       } else {
-        if (attempt >= attempts) throw new UnrecoverableError(`Gave up after ${attempt} attempts: ${failure.reason}`);
+        if (attempt >= attempts) {
+          await this.logAttempt(job, `Attempt ${attempt} failed (${failure.kind}): ${failure.reason}; giving up`);
+          throw new UnrecoverableError(`Gave up after ${attempt} attempts: ${failure.reason}`);
+        }
         waitMs =
           failure.kind === 'rate_limited'
             ? failure.retryAfterMs
             : Math.min(backoffMs * 2 ** (attempt - 1), backoffMaxMs);
-        // Best effort: the log is for operators, and must not fail the job when Redis flickers.
-        await job
-          .log(`Attempt ${attempt} failed (${failure.kind}): ${failure.reason}; retrying in ${waitMs} ms`)
-          .catch(() => undefined);
+        await this.logAttempt(
+          job,
+          `Attempt ${attempt} failed (${failure.kind}): ${failure.reason}; retrying in ${waitMs} ms`,
+        );
       }
       if (!(await this.sleep(waitMs))) {
         // Shutting down: hand the job back to the head of its partition rather than sit on it.
@@ -142,6 +148,11 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
         throw new WaitingError();
       }
     }
+  }
+
+  /** One line per failed attempt in the job's log (shown with dead letters). Best effort: it must not fail the job. */
+  private async logAttempt(job: Job<UpdateJobData>, line: string): Promise<void> {
+    await job.log(line).catch(() => undefined);
   }
 
   /** Runs the update once; the failure, if any, classified. */

@@ -17,8 +17,8 @@ export class ErrorDto implements ErrorBody {
     example: 'bot_not_found',
     description:
       'Stable, machine-readable: unauthorized, validation_failed, invalid_json, invalid_token, invalid_cursor, ' +
-      'bot_not_found, bot_already_registered, concurrent_change, token_rejected, token_bot_mismatch, ' +
-      'telegram_rejected, telegram_rate_limited, telegram_unavailable, database_unavailable',
+      'bot_not_found, dead_letter_not_found, bot_already_registered, concurrent_change, token_rejected, ' +
+      'token_bot_mismatch, telegram_rejected, telegram_rate_limited, telegram_unavailable, database_unavailable',
   })
   code!: string;
 }
