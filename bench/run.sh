@@ -66,9 +66,9 @@ cleanup() {
   # run one of the bench's programs (all live under bench/), so that a reused pid is never hit.
   if [[ -f "$RUN_DIR/pids" ]]; then
     local pids="" pid
-    for pid in $(cat "$RUN_DIR/pids"); do
+    while read -r pid; do
       if ps -p "$pid" -o args= 2>/dev/null | grep -q -- '/bench/'; then pids="$pids $pid"; fi
-    done
+    done <"$RUN_DIR/pids"
     if [[ -n "$pids" ]]; then
       for pid in $pids; do kill -TERM "$pid" 2>/dev/null; done
       for _ in $(seq 1 25); do
@@ -100,7 +100,8 @@ if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
     say "dist/ is up to date"
   fi
 fi
-[[ -f dist/main-api.js && -f dist/main-worker.js && -f dist/migrate.js ]] || die "dist/ is incomplete; run npm run build"
+[[ -f dist/main-api.js && -f dist/main-worker.js && -f dist/migrate.js ]] ||
+  die "dist/ is incomplete; run npm run build"
 cp -R dist "$RUN_DIR/dist"
 export BENCH_DIST="$RUN_DIR/dist"
 # Which code was measured: the commit (if any) and a digest of src/ and prisma/ as they were when dist/ was copied.
@@ -113,9 +114,11 @@ BENCH_SOURCE="$BENCH_SOURCE, src digest $digest"
 export BENCH_SOURCE
 
 # Throwaway keys: the bench bots and their secrets live only as long as this run.
-export TOKEN_ENCRYPTION_KEYS="bench:$(node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64'))")"
-export TOKEN_HASH_KEY="$(node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64'))")"
-export ADMIN_API_KEYS="$(node -e "process.stdout.write(require('crypto').randomBytes(24).toString('base64url'))")"
+random_key() { node -e "process.stdout.write(require('crypto').randomBytes($1).toString('$2'))"; }
+TOKEN_ENCRYPTION_KEYS="bench:$(random_key 32 base64)"
+TOKEN_HASH_KEY="$(random_key 32 base64)"
+ADMIN_API_KEYS="$(random_key 24 base64url)"
+export TOKEN_ENCRYPTION_KEYS TOKEN_HASH_KEY ADMIN_API_KEYS
 export NODE_ENV=production LOG_LEVEL="${LOG_LEVEL:-warn}" HOST=127.0.0.1 PUBLIC_URL=http://127.0.0.1:3000
 
 say "migrating ${DATABASE_URL##*/}"
