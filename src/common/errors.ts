@@ -59,11 +59,6 @@ export class UnsupportedMediaTypeError extends AppError {
   readonly code = 'unsupported_media_type';
 }
 
-export class PayloadTooLargeError extends AppError {
-  readonly status = 413;
-  readonly code = 'payload_too_large';
-}
-
 /** A dependency (Postgres, Redis, the queue) cannot serve the request right now; the caller should retry. */
 export class ServiceUnavailableError extends AppError {
   readonly status = 503;

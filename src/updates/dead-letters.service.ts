@@ -124,10 +124,6 @@ export class DeadLettersService {
     return count;
   }
 
-  async count(botId?: string): Promise<number> {
-    return (await this.entries(botId)).length;
-  }
-
   private async find(id: string): Promise<{ entry: Entry; job: Job<UpdateJobData> }> {
     const match = /^(\d{1,4})\.(.+)$/.exec(id);
     const partition = match ? Number(match[1]) : -1;

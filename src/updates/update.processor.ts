@@ -53,11 +53,6 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     this.starting = this.start();
   }
 
-  /** Resolves once every partition has a consumer. */
-  async started(): Promise<void> {
-    await this.starting;
-  }
-
   // Runs before the HTTP server and the connections close (see bootstrap.ts).
   async beforeApplicationShutdown() {
     this.closing = true;

@@ -12,10 +12,14 @@ import { partitionOf, partitionQueueNames, UPDATE_JOB, UpdateJobData } from './u
 
 export type EnqueueResult = 'accepted' | 'duplicate';
 
+/** Makes this process's job ids unique among all processes; a counter makes them unique within it. */
+const PROCESS_NONCE = randomBytes(6).toString('hex');
+
 @Injectable()
 export class UpdateProducer implements OnApplicationShutdown {
   /** One queue per partition; index = partitionOf(bot, update). */
   readonly queues: Queue<UpdateJobData>[];
+  private jobCounter = 0;
 
   constructor(
     redis: RedisConnections,
@@ -59,7 +63,7 @@ export class UpdateProducer implements OnApplicationShutdown {
     const dedupeId = `${botId}-${update.update_id}`;
     // A job id of our own per attempt: BullMQ answers a deduplicated add with the existing job's id, which
     // is how a duplicate is told apart.
-    const jobId = `${dedupeId}-${randomBytes(6).toString('hex')}`;
+    const jobId = `${dedupeId}-${PROCESS_NONCE}${(this.jobCounter++).toString(36)}`;
     const queue = this.queues[partitionOf(botId, update, this.queues.length)];
     const started = process.hrtime.bigint();
     try {

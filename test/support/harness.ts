@@ -145,8 +145,15 @@ export class Harness {
   /** Redis keys this gateway wrote, without the prefix. */
   async keys(pattern = '*'): Promise<string[]> {
     const prefix = `${this.config.redisPrefix}:`;
-    const keys = await this.redis.keys(`${prefix}${pattern}`);
+    const keys = await this.scan(`${prefix}${pattern}`);
     return keys.map((k) => k.slice(prefix.length));
+  }
+
+  /** SCAN, not KEYS: KEYS blocks the shared Redis for every other test file while it walks the keyspace. */
+  private async scan(match: string): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const batch of this.redis.scanStream({ match, count: 1000 })) keys.push(...(batch as string[]));
+    return keys;
   }
 
   async close(): Promise<void> {
@@ -158,7 +165,7 @@ export class Harness {
     } finally {
       await prisma.$disconnect();
     }
-    const keys = await this.redis.keys(`${this.config.redisPrefix}:*`);
+    const keys = await this.scan(`${this.config.redisPrefix}:*`);
     for (let i = 0; i < keys.length; i += 500) await this.redis.del(...keys.slice(i, i + 500));
     this.redis.disconnect();
     if (this.ownsTelegram) await this.telegram.close();
