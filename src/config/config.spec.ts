@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, TELEGRAM_IP_RANGES } from './config';
+import { ConfigError, loadConfig, SAFE_DEDUPE_TTL_SECONDS, TELEGRAM_IP_RANGES } from './config';
 
 const key = () => randomBytes(32).toString('base64');
 const keys = () => ({
@@ -93,7 +93,9 @@ describe('loadConfig', () => {
     expect(config.webhook.allowedIps).toEqual([...TELEGRAM_IP_RANGES, '10.0.0.0/8']);
   });
 
-  it('refuses a dedupe TTL shorter than 25 hours', () => {
-    expect(problemsOf({ ...keys(), DEDUPE_TTL_SECONDS: '3600' }).join()).toContain('DEDUPE_TTL_SECONDS');
+  it('defaults the dedupe TTL to 25 hours and refuses one under a minute', () => {
+    expect(loadConfig(keys()).queue.dedupeTtlSeconds).toBe(SAFE_DEDUPE_TTL_SECONDS);
+    expect(loadConfig({ ...keys(), DEDUPE_TTL_SECONDS: '3600' }).queue.dedupeTtlSeconds).toBe(3600);
+    expect(problemsOf({ ...keys(), DEDUPE_TTL_SECONDS: '59' }).join()).toContain('DEDUPE_TTL_SECONDS');
   });
 });

@@ -70,7 +70,7 @@ export interface AppConfig {
 export const TELEGRAM_IP_RANGES = ['149.154.160.0/20', '91.108.4.0/22'];
 
 /** 25 h: longer than Telegram's 24 h retry window, so a late retry still meets its dedupe key. */
-export const MIN_DEDUPE_TTL_SECONDS = 25 * 3600;
+export const SAFE_DEDUPE_TTL_SECONDS = 25 * 3600;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -292,7 +292,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     queue: {
       partitions: r.int('QUEUE_PARTITIONS', 16, 1, 1024),
-      dedupeTtlSeconds: r.int('DEDUPE_TTL_SECONDS', MIN_DEDUPE_TTL_SECONDS, MIN_DEDUPE_TTL_SECONDS),
+      dedupeTtlSeconds: r.int('DEDUPE_TTL_SECONDS', SAFE_DEDUPE_TTL_SECONDS, 60),
       attempts: r.int('JOB_ATTEMPTS', 6, 1, 1000),
       backoffMs: r.int('JOB_BACKOFF_MS', 1000, 1),
       backoffMaxMs: r.int('JOB_BACKOFF_MAX_MS', 30_000, 1),

@@ -92,11 +92,15 @@ export class Harness {
 
   private inspectors?: Queue<UpdateJobData>[];
 
-  /** The partition queues, for inspecting jobs the way an operator would. */
+  /** The partition queues, for inspecting jobs the way an operator would (without rewriting the queues' meta). */
   get queues(): Queue<UpdateJobData>[] {
     this.inspectors ??= partitionQueueNames(this.config.queue.partitions).map(
       (name) =>
-        new Queue<UpdateJobData>(name, { connection: { url: this.config.redisUrl }, prefix: this.config.redisPrefix }),
+        new Queue<UpdateJobData>(name, {
+          connection: { url: this.config.redisUrl },
+          prefix: this.config.redisPrefix,
+          skipMetasUpdate: true,
+        }),
     );
     return this.inspectors;
   }
