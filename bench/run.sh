@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `npm run bench`: the webhook ingress benchmark (see docs/benchmarks.md).
+# `npm run bench [-- <name>]`: runs bench/<name>.mjs (default: ingress) with everything it needs (see
+# docs/benchmarks.md). Names: ingress (webhook ingress vs bare Fastify), e2e (end to end vs grammY and Telegraf),
+# resources (Redis memory after many updates, API memory and throughput with many bots).
 #
 # Builds the gateway when dist/ is missing or older than src/, takes a private copy of dist/ for the run (so that
 # a rebuild elsewhere cannot change the code under test), creates and migrates a bench database, generates
@@ -21,6 +23,15 @@
 # Only loopback addresses are used: everything runs on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+BENCH_NAME="${1:-ingress}"
+case "$BENCH_NAME" in
+  ingress | e2e | resources) ;;
+  *)
+    printf 'bench: ERROR: unknown benchmark "%s" (one of: ingress, e2e, resources)\n' "$BENCH_NAME" >&2
+    exit 2
+    ;;
+esac
 
 say() { printf 'bench: %s\n' "$*"; }
 die() {
@@ -134,6 +145,6 @@ node bench/setup.mjs register "${BENCH_BOTS:-10}" "$RUN_DIR/bots.json" >"$RUN_DI
 }
 
 export BENCH_RUN_DIR="$RUN_DIR" BENCH_RESULTS_DIR="$RESULTS_DIR" BENCH_BOTS_FILE="$RUN_DIR/bots.json"
-node bench/ingress.mjs &
+node "bench/$BENCH_NAME.mjs" &
 INGRESS_PID=$!
 wait "$INGRESS_PID"

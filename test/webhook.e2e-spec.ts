@@ -62,6 +62,30 @@ describe('POST /webhook/:token (ingress only)', () => {
     expect((await jobsOf(bot.record.id)).some((j) => j.data.update.update_id === update.update_id)).toBe(true);
   });
 
+  it('stores each update of a concurrent burst exactly once, duplicates sent at the same moment included', async () => {
+    const other = await gw.registerBot();
+    // Enqueues are batched per event-loop turn into one Redis pipeline: copies of one update in the same batch
+    // must still be told apart from the first.
+    const updates = Array.from({ length: 150 }, (_, i) => textUpdate(alice, `burst ${i}`, { chatId: 5000 + (i % 40) }));
+    const outcomes = async () => {
+      const text = await (await fetch(`${gw.baseUrl}/metrics`)).text();
+      const count = (outcome: string) =>
+        Number(new RegExp(`tg_gateway_webhook_requests_total\\{outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+      return { accepted: count('accepted'), duplicate: count('duplicate') };
+    };
+    const before = await outcomes();
+    const deliveries = [...updates, ...updates, ...updates].map((update) => gw.deliver(other, update));
+    const statuses = await Promise.all(deliveries.map(async (res) => (await res).status));
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    const jobs = await jobsOf(other.record.id);
+    expect(jobs.map((j) => j.data.update.update_id).sort()).toEqual(updates.map((u) => u.update_id).sort());
+    const after = await outcomes();
+    expect({ accepted: after.accepted - before.accepted, duplicate: after.duplicate - before.duplicate }).toEqual({
+      accepted: 150,
+      duplicate: 300,
+    });
+  });
+
   it('keeps the dedupe key for at least 25 hours', async () => {
     const update = textUpdate(alice, 'ttl');
     await gw.deliver(bot, update);

@@ -22,8 +22,8 @@ export interface BotRecord {
 export interface IngressBot {
   id: string;
   enabled: boolean;
-  /** SHA-256 digests of the accepted webhook secrets, compared in constant time. */
-  secretDigests: { digest: Buffer; expiresAt: number | null }[];
+  /** The accepted webhook secrets (UTF-8), compared in constant time. */
+  secrets: { value: Buffer; expiresAt: number | null }[];
 }
 
 /** What a worker needs to run the dispatcher for a bot: cached per bot id. */

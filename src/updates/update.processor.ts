@@ -4,10 +4,12 @@ import { Bot, Composer } from 'grammy';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { BotRegistryService } from '../bots/bot-registry.service';
+import { WorkerBot } from '../bots/bot.types';
 import { serializeError } from '../common/logger';
 import { GatewayContext } from '../handlers/context';
 import { RedisConnections } from '../infra/redis/redis.module';
 import { MetricsService } from '../metrics/metrics.service';
+import { createTelegramFetch } from '../telegram/telegram-fetch';
 import { createDispatcher } from './dispatcher';
 import { classifyFailure, Failure } from './telegram-errors';
 import { UpdateJobData, updateKind } from './update-queue';
@@ -30,6 +32,9 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
   private readonly logger = new Logger(UpdateProcessor.name);
   private readonly dispatcher: Composer<GatewayContext>;
   private readonly workers: Worker<UpdateJobData>[] = [];
+  /** grammY bots by bot id, reused across updates (least recently used first out); rebuilt when the token changes. */
+  private readonly grammyBots = new Map<string, { token: string; bot: Bot<GatewayContext> }>();
+  private readonly fetch = createTelegramFetch();
   private readonly sleepers = new Set<() => void>();
   private closing = false;
   private starting?: Promise<void>;
@@ -155,16 +160,30 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     try {
       const bot = await this.registry.findForWorker(botId);
       if (!bot) return { kind: 'permanent', reason: 'The bot is no longer registered' };
-      const grammyBot = new Bot<GatewayContext>(bot.token, {
-        botInfo: bot.botInfo,
-        client: { apiRoot: this.config.telegramApiRoot, timeoutSeconds: TELEGRAM_TIMEOUT_SECONDS },
-      });
-      grammyBot.use(this.dispatcher);
-      await grammyBot.handleUpdate(update);
+      await this.grammyBot(bot).handleUpdate(update);
       return null;
     } catch (error) {
       return classifyFailure(error);
     }
+  }
+
+  private grammyBot(bot: WorkerBot): Bot<GatewayContext> {
+    const cached = this.grammyBots.get(bot.id);
+    this.grammyBots.delete(bot.id);
+    if (cached && cached.token === bot.token && cached.bot.botInfo === bot.botInfo) {
+      this.grammyBots.set(bot.id, cached);
+      return cached.bot;
+    }
+    const grammyBot = new Bot<GatewayContext>(bot.token, {
+      botInfo: bot.botInfo,
+      client: { apiRoot: this.config.telegramApiRoot, timeoutSeconds: TELEGRAM_TIMEOUT_SECONDS, fetch: this.fetch },
+    });
+    grammyBot.use(this.dispatcher);
+    if (this.grammyBots.size >= this.config.botCache.size) {
+      this.grammyBots.delete(this.grammyBots.keys().next().value!);
+    }
+    this.grammyBots.set(bot.id, { token: bot.token, bot: grammyBot });
+    return grammyBot;
   }
 
   /** Waits, unless the process starts shutting down; false when interrupted. */
