@@ -15,9 +15,10 @@
 #   BENCH_CHATS=1000  BENCH_WAIT_IDLE=20 (seconds to wait for a quiet machine)
 #   BENCH_API_ONLY=0 skips the "API without worker" target
 #   BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS (extra node flags, e.g. "--cpu-prof --cpu-prof-dir=bench/results/prof")
-#   BENCH_DATABASE_URL (default postgresql://postgres:postgres@127.0.0.1:5432/tg_gateway_bench; a database you
+#   BENCH_DATABASE_URL (default postgresql://postgres:postgres@127.0.0.1:5432/tg_gateway_bench_<pid>, one per run so
+#     that two runs at once do not drop each other's database; a database you
 #     name yourself is never dropped, only the bench bots are deleted from it)
-#   BENCH_REDIS_URL (default redis://127.0.0.1:6379)   BENCH_KEEP_DB=1 keeps tg_gateway_bench after the run
+#   BENCH_REDIS_URL (default redis://127.0.0.1:6379)   BENCH_KEEP_DB=1 keeps the run's database
 #   BENCH_SKIP_BUILD=1 uses dist/ as it is
 # The gateway's own settings (QUEUE_PARTITIONS, JOB_LOCK_MS, ...) pass through to the API and the worker.
 # Only loopback addresses are used: everything runs on this machine.
@@ -44,7 +45,7 @@ RESULTS_DIR="$PWD/bench/results"
 RUN_DIR="$RESULTS_DIR/run-$RUN_ID"
 mkdir -p "$RUN_DIR"
 
-DEFAULT_DATABASE_URL='postgresql://postgres:postgres@127.0.0.1:5432/tg_gateway_bench'
+DEFAULT_DATABASE_URL="postgresql://postgres:postgres@127.0.0.1:5432/tg_gateway_bench_$$"
 export DATABASE_URL="${BENCH_DATABASE_URL:-$DEFAULT_DATABASE_URL}"
 export REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
 export REDIS_PREFIX="tgw-bench-$RUN_ID"
