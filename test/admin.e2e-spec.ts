@@ -139,6 +139,11 @@ describe('admin API', () => {
           ['GET', '/admin/bots', { key: gw.config.adminApiKeys[0].slice(0, -1) }],
           ['GET', '/admin/bots', { key: `${gw.config.adminApiKeys[0]}x` }],
           ['GET', '/admin/bots', { key: null, headers: { authorization: 'Bearer ' } }],
+          // Refused before the body is read: no 400 for malformed JSON, no 415, no 413 for a stranger.
+          ['POST', '/admin/bots', { key: null, rawBody: '{"token": ' }],
+          ['POST', '/admin/bots', { key: WRONG_KEY, rawBody: 'token=x', headers: { 'content-type': 'text/plain' } }],
+          ['POST', '/admin/bots', { key: null, rawBody: JSON.stringify({ token: 'x'.repeat(2 * 1024 * 1024) }) }],
+          ['GET', '/admin/no-such-route', { key: null }],
         ];
         const bodies = new Set<string>();
         for (const [method, path, options] of attempts) {

@@ -1,29 +1,52 @@
-import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CanActivate, ExecutionContext, Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { UnauthorizedError } from '../common/errors';
+import { toErrorResponse } from '../common/error-response';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 
+const CHALLENGE = 'Bearer realm="tg-gateway admin"';
+const REFUSAL = 'Missing or wrong admin API key (send Authorization: Bearer <key>)';
+
 /**
- * `Authorization: Bearer <key>` with one of ADMIN_API_KEYS. It runs before the handler and its pipes, so a caller
- * without a key gets the same 401 whatever it asks for and learns nothing about bots. The key is never logged:
- * the request log has only the method and the path.
+ * `Authorization: Bearer <key>` with one of ADMIN_API_KEYS. Checked twice: in a Fastify `onRequest` hook for every
+ * path under /admin, before the body is read, so a caller without a key cannot make the gateway buffer and parse a
+ * body, and gets the same 401 whatever it sends; and as a Nest guard on the admin controllers, in case a route is
+ * ever mounted elsewhere. Nothing about bots leaks to a caller without a key. The key is never logged: the request
+ * log has only the method and the path.
  */
 @Injectable()
-export class AdminAuthGuard implements CanActivate {
+export class AdminAuthGuard implements CanActivate, OnModuleInit {
   private readonly keyDigests: Buffer[];
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {
     this.keyDigests = config.adminApiKeys.map(digest);
+  }
+
+  onModuleInit() {
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    fastify.addHook('onRequest', (request, reply, done) => {
+      if (!isAdminPath(request.url) || this.allows(request.headers.authorization)) return done();
+      const { body } = toErrorResponse(new UnauthorizedError(REFUSAL));
+      void reply.code(401).header('WWW-Authenticate', CHALLENGE).send(body);
+    });
   }
 
   canActivate(context: ExecutionContext): boolean {
     const http = context.switchToHttp();
-    const presented = bearerToken(http.getRequest<FastifyRequest>().headers.authorization);
-    if (presented !== undefined && this.isValidKey(presented)) return true;
-    void http.getResponse<FastifyReply>().header('WWW-Authenticate', 'Bearer realm="tg-gateway admin"');
-    throw new UnauthorizedError('Missing or wrong admin API key (send Authorization: Bearer <key>)');
+    if (this.allows(http.getRequest<FastifyRequest>().headers.authorization)) return true;
+    void http.getResponse<FastifyReply>().header('WWW-Authenticate', CHALLENGE);
+    throw new UnauthorizedError(REFUSAL);
+  }
+
+  private allows(authorization: string | undefined): boolean {
+    const presented = bearerToken(authorization);
+    return presented !== undefined && this.isValidKey(presented);
   }
 
   /**
@@ -41,6 +64,10 @@ export class AdminAuthGuard implements CanActivate {
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
+}
+
+function isAdminPath(url: string): boolean {
+  return url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?');
 }
 
 function bearerToken(header: string | undefined): string | undefined {
