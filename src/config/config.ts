@@ -291,7 +291,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       negativeTtlMs: r.int('BOT_NEGATIVE_CACHE_TTL_MS', 5_000, 0),
     },
     queue: {
-      partitions: r.int('QUEUE_PARTITIONS', 16, 1, 1024),
+      partitions: r.int('QUEUE_PARTITIONS', 64, 1, 1024),
       dedupeTtlSeconds: r.int('DEDUPE_TTL_SECONDS', SAFE_DEDUPE_TTL_SECONDS, 60),
       attempts: r.int('JOB_ATTEMPTS', 6, 1, 1000),
       backoffMs: r.int('JOB_BACKOFF_MS', 1000, 1),
