@@ -52,8 +52,9 @@ export class UpdateProducer implements OnApplicationShutdown {
           // Retries happen inside the job (see UpdateProcessor): a BullMQ retry would let the chat's later
           // updates overtake this one.
           attempts: 1,
-          removeOnComplete: { age: completedRetentionSeconds },
-          removeOnFail: { age: failedRetentionSeconds },
+          // 0: removed as soon as it finishes (no completed set to maintain); the dedupe key stays for its TTL.
+          removeOnComplete: completedRetentionSeconds === 0 ? true : { age: completedRetentionSeconds },
+          removeOnFail: failedRetentionSeconds === 0 ? true : { age: failedRetentionSeconds },
         },
       });
       queue.on('error', () => undefined);
