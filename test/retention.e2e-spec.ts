@@ -30,9 +30,9 @@ describe('retention of finished jobs and dedupe keys', () => {
     gw.telegram.fail('sendMessage', FakeTelegram.error(400, 'Bad Request: chat not found'));
     expect((await gw.deliver(bot, textUpdate(alice, 'fails'))).status).toBe(200);
     await waitUntil(async () => (await gw.jobs(['failed'])).length === 1, 10_000, 'the failed job');
-    expect((await gw.jobs(['completed'])).length).toBe(40);
 
-    // No further traffic: only the janitor can remove these now.
+    // No further traffic: BullMQ removes old completed jobs only when another job completes, so at least the last
+    // ones (and the failed one) can only go through the janitor now.
     await waitUntil(async () => (await gw.jobs(['completed', 'failed'])).length === 0, 15_000, 'finished jobs to go');
 
     // What remains: the queues' own bookkeeping, and dedupe keys that expire by themselves.
