@@ -8,6 +8,13 @@ export interface RefreshingCacheOptions<V> {
   negativeTtlMs: number;
   load: (key: string) => Promise<V | null>;
   onRefreshError?: (error: unknown) => void;
+  /**
+   * Most background refreshes of stale entries at once (default 4). With many more keys than requests per TTL,
+   * nearly every hit finds its entry stale; unbounded, their refreshes would take every database connection and
+   * starve the loads of keys that are not cached at all. A stale entry whose refresh had to wait is served as it
+   * is and refreshed on a later hit.
+   */
+  maxRefreshes?: number;
 }
 
 interface Entry<V> {
@@ -24,6 +31,7 @@ export class RefreshingCache<V> {
   private readonly entries = new Map<string, Entry<V>>();
   private readonly misses = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<V | null>>();
+  private refreshes = 0;
 
   constructor(private readonly options: RefreshingCacheOptions<V>) {}
 
@@ -33,8 +41,11 @@ export class RefreshingCache<V> {
     if (entry) {
       this.entries.delete(key);
       this.entries.set(key, entry);
-      if (entry.freshUntil <= now && !this.inflight.has(key)) {
-        this.load(key).catch((error: unknown) => this.options.onRefreshError?.(error));
+      if (entry.freshUntil <= now && !this.inflight.has(key) && this.refreshes < (this.options.maxRefreshes ?? 4)) {
+        this.refreshes++;
+        this.load(key)
+          .catch((error: unknown) => this.options.onRefreshError?.(error))
+          .finally(() => this.refreshes--);
       }
       return entry.value;
     }

@@ -22,7 +22,9 @@ export function createRootLogger(level: LogLevel, destination?: DestinationStrea
         method.apply(this, clean as Parameters<typeof method>);
       },
     },
-    serializers: { err: serializeError },
+    // Call sites pass `err: serializeError(error)` already; serialising that object again would print
+    // "[object Object]" instead of the message.
+    serializers: { err: (value: unknown) => (value instanceof Error ? serializeError(value) : value) },
   };
   return destination ? pino(options, destination) : pino(options);
 }
