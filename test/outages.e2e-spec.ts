@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FakeTelegram } from './support/fake-telegram';
 import { Harness, jsonOf, RegisteredBot, TEST_DATABASE_URL, TEST_REDIS_URL, waitUntil } from './support/harness';
 import { TcpProxy } from './support/tcp-proxy';
-import { textUpdate } from './support/updates';
+import { alice, textUpdate } from './support/updates';
+import { PrismaService } from '../src/infra/database/prisma.service';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -75,16 +76,29 @@ describe('outages of Redis and Postgres', () => {
     const gw = await Harness.start({ role: 'all', env: { REDIS_URL: proxy.url('redis'), QUEUE_PARTITIONS: '4' } });
     cleanups.push(() => gw.close());
     const bot = await gw.registerBot();
+    // Known to the API's cache before the outage, and disabled while the cache cannot hear about it.
+    const disabledMeanwhile = await gw.registerBot();
+    expect((await gw.deliver(disabledMeanwhile, textUpdate(alice, 'before'))).status).toBe(200);
     const stop = { now: false };
     const stats = { slowest503: 0, count503: 0 };
     const senders = [801, 802, 803].map((chat) => startSender(gw, bot, chat, stop, stats));
 
     await sleep(2_000);
     await proxy.down();
+    const prisma = new PrismaService(gw.config);
+    await prisma.bot.update({ where: { id: disabledMeanwhile.record.id }, data: { enabled: false } });
+    await prisma.$disconnect();
     await sleep(30_000);
     expect((await fetch(`${gw.baseUrl}/health/ready`)).status).toBe(503);
     await proxy.up();
     await waitUntil(async () => (await fetch(`${gw.baseUrl}/health/ready`)).status === 200, 20_000, 'readiness');
+    // The pub/sub message of that change was never sent; the cache refreshes itself once the subscription is back
+    // (BOT_CACHE_TTL_MS is minutes by default).
+    await waitUntil(
+      async () => (await gw.deliver(disabledMeanwhile, textUpdate(alice, 'after'))).status === 404,
+      5_000,
+      'the bot disabled during the outage to be refused',
+    );
     await sleep(3_000);
     stop.now = true;
     await Promise.all(senders.map((s) => s.done));

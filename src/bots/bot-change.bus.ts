@@ -13,14 +13,16 @@ export interface BotChange {
 
 /**
  * Tells every gateway process (API, workers, a CLI run) that a bot changed, over Redis pub/sub, so a disable,
- * a delete, a new token or a new secret takes effect everywhere at once. A process that misses a message (Redis
- * away) still converges: cache entries are refreshed after BOT_CACHE_TTL_MS.
+ * a delete, a new token or a new secret takes effect everywhere at once. A process that may have missed messages
+ * (its subscription was down) is told when it is back, and then refreshes its whole cache; and every cache entry
+ * is refreshed after BOT_CACHE_TTL_MS anyway.
  */
 @Injectable()
 export class BotChangeBus implements OnModuleInit {
   private readonly logger = new Logger(BotChangeBus.name);
   private readonly channel: string;
   private readonly listeners: ((change: BotChange) => void)[] = [];
+  private readonly resyncListeners: (() => void)[] = [];
   private subscriber?: Redis;
 
   constructor(
@@ -41,6 +43,15 @@ export class BotChangeBus implements OnModuleInit {
         this.logger.warn('Ignored a malformed bot change message');
       }
     });
+    // ioredis subscribes again after a reconnect; whatever was published meanwhile is lost.
+    let lost = false;
+    this.subscriber.on('close', () => (lost = true));
+    this.subscriber.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      this.logger.log('Subscription to bot changes restored; refreshing the bot caches');
+      for (const listener of this.resyncListeners) listener();
+    });
     this.subscriber.subscribe(this.channel).catch((error: unknown) => {
       this.logger.warn({ msg: 'Cannot subscribe to bot changes yet; will retry on reconnect', err: String(error) });
     });
@@ -48,6 +59,11 @@ export class BotChangeBus implements OnModuleInit {
 
   onChange(listener: (change: BotChange) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** Called when changes may have been missed (the subscription was down and is back). */
+  onResync(listener: () => void): void {
+    this.resyncListeners.push(listener);
   }
 
   /** Tells every process, this one included. Never fails the operation that made the change. */

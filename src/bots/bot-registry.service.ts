@@ -43,6 +43,10 @@ export class BotRegistryService {
       this.byId.invalidate(change.botId);
       for (const hash of change.tokenHashes) this.byTokenHash.invalidate(hash);
     });
+    changes.onResync(() => {
+      this.byId.markAllStale();
+      this.byTokenHash.markAllStale();
+    });
     const onRefreshError = (error: unknown) =>
       this.logger.warn({ msg: 'Bot cache refresh failed; serving the cached entry', err: serializeError(error) });
     const { size, ttlMs, negativeSize, negativeTtlMs } = config.botCache;

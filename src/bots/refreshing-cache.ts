@@ -62,6 +62,11 @@ export class RefreshingCache<V> {
     this.inflight.delete(key);
   }
 
+  /** Every entry is refreshed on its next hit, still served meanwhile (after a possibly missed invalidation). */
+  markAllStale(): void {
+    for (const entry of this.entries.values()) entry.freshUntil = 0;
+  }
+
   clear(): void {
     this.entries.clear();
     this.misses.clear();
