@@ -903,7 +903,7 @@ async function botsPhase() {
         { counted: false },
       );
     }
-    // Bounded by the cache: having seen every bot, the API with the small cache must stay clearly (by a quarter at
+    // Bounded by the cache: having seen every bot, the API with the small cache must stay clearly (by a tenth at
     // least) below the one that keeps them all, after the cache pass and at its peak.
     const below = (key) => by.small.rss[key] <= by.many.rss[key] * 0.9;
     check(
