@@ -8,6 +8,8 @@
 # - Any other address is only probed: this script never installs anything for a remote or non-default host.
 #
 # Idempotent: run it as often as you like (scripts/test.sh and scripts/up.sh do).
+# --with-redis-server: also make sure the redis-server program is installed, even when a Redis already answers
+# (the test suite starts a private one; scripts/test.sh passes it).
 # ENSURE_SERVICES_TIMEOUT (seconds, default 30) bounds the wait for each service.
 set -euo pipefail
 
@@ -239,5 +241,15 @@ check_redis_policy() {
   fi
 }
 
+# The program, for tests that start a private Redis. Installing the package may try to start Debian's own instance
+# on the port a Redis already listens on; that failure is harmless as long as the program is there afterwards.
+ensure_redis_server_program() {
+  command -v redis-server >/dev/null 2>&1 && return
+  log "redis-server (the program) is not installed; installing it from Debian packages"
+  apt_install redis-server || true
+  command -v redis-server >/dev/null 2>&1 || die "could not install redis-server; install it yourself (the tests start a private Redis)"
+}
+
 ensure_postgres
 ensure_redis
+if [[ "${1:-}" == --with-redis-server ]]; then ensure_redis_server_program; fi

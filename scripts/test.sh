@@ -14,7 +14,7 @@ if [[ ! -d node_modules ]]; then
 fi
 
 echo "test: checking PostgreSQL and Redis"
-DATABASE_URL="${TEST_DATABASE_URL:-}" REDIS_URL="${TEST_REDIS_URL:-}" bash scripts/ensure-services.sh
+DATABASE_URL="${TEST_DATABASE_URL:-}" REDIS_URL="${TEST_REDIS_URL:-}" bash scripts/ensure-services.sh --with-redis-server
 
 # The CLI tests run the compiled CLI (node dist/cli.js) as operators do, so dist/ must match the sources.
 echo "test: building (npm run build)"
