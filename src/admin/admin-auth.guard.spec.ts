@@ -1,5 +1,4 @@
 import { ExecutionContext } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
 import { describe, expect, it } from 'vitest';
 import { UnauthorizedError } from '../common/errors';
 import { AppConfig } from '../config/config';
@@ -22,7 +21,7 @@ function contextWith(authorization: string | undefined) {
   return { context, headers };
 }
 
-const guard = new AdminAuthGuard({ adminApiKeys: KEYS } as AppConfig, {} as HttpAdapterHost);
+const guard = new AdminAuthGuard({ adminApiKeys: KEYS } as AppConfig);
 
 describe('AdminAuthGuard', () => {
   it('lets a request with any of the keys through', () => {
@@ -51,7 +50,7 @@ describe('AdminAuthGuard', () => {
   });
 
   it('refuses every request when no key is configured', () => {
-    const closed = new AdminAuthGuard({ adminApiKeys: [] as string[] } as AppConfig, {} as HttpAdapterHost);
+    const closed = new AdminAuthGuard({ adminApiKeys: [] as string[] } as AppConfig);
     expect(() => closed.canActivate(contextWith('Bearer ').context)).toThrow(UnauthorizedError);
     expect(() => closed.canActivate(contextWith(`Bearer ${KEYS[0]}`).context)).toThrow(UnauthorizedError);
   });

@@ -18,23 +18,11 @@ const REFUSAL = 'Missing or wrong admin API key (send Authorization: Bearer <key
  * log has only the method and the path.
  */
 @Injectable()
-export class AdminAuthGuard implements CanActivate, OnModuleInit {
+export class AdminAuthGuard implements CanActivate {
   private readonly keyDigests: Buffer[];
 
-  constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
-    private readonly adapterHost: HttpAdapterHost,
-  ) {
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.keyDigests = config.adminApiKeys.map(digest);
-  }
-
-  onModuleInit() {
-    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    fastify.addHook('onRequest', (request, reply, done) => {
-      if (!isAdminPath(request.url) || this.allows(request.headers.authorization)) return done();
-      const { body } = toErrorResponse(new UnauthorizedError(REFUSAL));
-      void reply.code(401).header('WWW-Authenticate', CHALLENGE).send(body);
-    });
   }
 
   canActivate(context: ExecutionContext): boolean {
@@ -44,7 +32,7 @@ export class AdminAuthGuard implements CanActivate, OnModuleInit {
     throw new UnauthorizedError(REFUSAL);
   }
 
-  private allows(authorization: string | undefined): boolean {
+  allows(authorization: string | undefined): boolean {
     const presented = bearerToken(authorization);
     return presented !== undefined && this.isValidKey(presented);
   }
@@ -64,6 +52,27 @@ export class AdminAuthGuard implements CanActivate, OnModuleInit {
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/**
+ * Registers the `onRequest` check, once: a provider of its own, because Nest builds a second AdminAuthGuard for
+ * `@UseGuards` and would otherwise register the hook twice.
+ */
+@Injectable()
+export class AdminAuthHook implements OnModuleInit {
+  constructor(
+    private readonly guard: AdminAuthGuard,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  onModuleInit() {
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    fastify.addHook('onRequest', (request, reply, done) => {
+      if (!isAdminPath(request.url) || this.guard.allows(request.headers.authorization)) return done();
+      const { body } = toErrorResponse(new UnauthorizedError(REFUSAL));
+      void reply.code(401).header('WWW-Authenticate', CHALLENGE).send(body);
+    });
+  }
 }
 
 function isAdminPath(url: string): boolean {

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { BotsModule } from '../bots/bots.module';
 import { UpdateQueueModule } from '../updates/updates.module';
-import { AdminAuthGuard } from './admin-auth.guard';
+import { AdminAuthGuard, AdminAuthHook } from './admin-auth.guard';
 import { AdminBotsController } from './admin-bots.controller';
 import { AdminDeadLettersController } from './admin-dead-letters.controller';
 import { AdminWebhooksController } from './admin-webhooks.controller';
@@ -13,6 +13,6 @@ import { AdminWebhooksController } from './admin-webhooks.controller';
 @Module({
   imports: [BotsModule, UpdateQueueModule],
   controllers: [AdminBotsController, AdminWebhooksController, AdminDeadLettersController],
-  providers: [AdminAuthGuard],
+  providers: [AdminAuthGuard, AdminAuthHook],
 })
 export class AdminModule {}

@@ -1,10 +1,10 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsDefined, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsDefined, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
 import { TOKEN_SHAPE } from '../../bots/bot-admin.service';
 import { BotView } from '../../bots/bot.view';
-import { Omittable, queryBoolean, queryInteger, trimmed } from './validation';
+import { Omittable, PageLimit, queryBoolean, trimmed } from './validation';
 
 const TOKEN_EXAMPLE = '7012345678:AAHk3vQ9x2LmN8pR4tZ6wY1cB5dF7gJ0sEu';
 
@@ -77,12 +77,7 @@ export class ListBotsQueryDto {
   @IsUUID('all')
   cursor?: string;
 
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 200, default: 50, example: 50 })
-  @Transform(queryInteger)
-  @Omittable()
-  @Max(200)
-  @Min(1)
-  @IsInt()
+  @PageLimit()
   limit?: number;
 
   @ApiPropertyOptional({ type: Boolean, description: 'Only enabled (true) or disabled (false) bots', example: true })

@@ -1,10 +1,10 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsInt, IsString, Length, Max, MaxLength, Min } from 'class-validator';
+import { IsBoolean, IsString, Length, MaxLength } from 'class-validator';
 import type { Update } from 'grammy/types';
 import { DeadLetterDetail, DeadLetterView } from '../../updates/dead-letters.service';
-import { Omittable, queryBoolean, queryInteger, trimmed } from './validation';
+import { Omittable, PageLimit, queryBoolean, trimmed } from './validation';
 
 const DEAD_LETTER_ID_EXAMPLE = '7.0f8fad5b-d9cb-469f-a165-70867728950e-731902846-5c1d2e3f4a5b';
 const BOT_ID_EXAMPLE = '0f8fad5b-d9cb-469f-a165-70867728950e';
@@ -31,12 +31,7 @@ export class ListDeadLettersQueryDto {
   @IsString()
   cursor?: string;
 
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 200, default: 50, example: 50 })
-  @Transform(queryInteger)
-  @Omittable()
-  @Max(200)
-  @Min(1)
-  @IsInt()
+  @PageLimit()
   limit?: number;
 }
 

@@ -1,4 +1,7 @@
-import { ValidateIf } from 'class-validator';
+import { applyDecorators } from '@nestjs/common';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsInt, Max, Min, ValidateIf } from 'class-validator';
 
 /**
  * The field may be left out, but not sent as null (class-validator's IsOptional lets null through, which would
@@ -22,4 +25,17 @@ export function queryInteger({ value }: { value: unknown }): unknown {
 
 export function trimmed({ value }: { value: unknown }): unknown {
   return typeof value === 'string' ? value.trim() : value;
+}
+
+/** The `limit` query parameter of a paginated list: 1–200, 50 when left out (the services' default). */
+export function PageLimit(): PropertyDecorator {
+  // In the order the stacked decorators had (applied bottom-up), so validation messages keep their order.
+  return applyDecorators(
+    IsInt(),
+    Min(1),
+    Max(200),
+    Omittable(),
+    Transform(queryInteger),
+    ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 200, default: 50, example: 50 }),
+  );
 }
