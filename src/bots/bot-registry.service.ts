@@ -7,7 +7,7 @@ import { serializeError } from '../common/logger';
 import { BotChangeBus } from './bot-change.bus';
 import { BotRepository, SealedFields } from './bot.repository';
 import { BotRecord, IngressBot, WorkerBot } from './bot.types';
-import { RefreshingCache } from './refreshing-cache';
+import { evict, RefreshingCache } from './refreshing-cache';
 import { generateWebhookSecret, Keyring, tokenBlindIndex } from './token-crypto';
 
 export interface RegisterBotInput {
@@ -184,11 +184,9 @@ export class BotRegistryService {
     let hash = this.webhookTokenHashes.get(token);
     if (hash === undefined) {
       hash = this.tokenHash(token).toString('base64');
-      // Bounded: a flood of made-up tokens only pushes the oldest out (they are then hashed again).
-      if (this.webhookTokenHashes.size >= this.webhookTokenHashesMax) {
-        this.webhookTokenHashes.delete(this.webhookTokenHashes.keys().next().value!);
-      }
       this.webhookTokenHashes.set(token, hash);
+      // Bounded: a flood of made-up tokens only pushes the oldest out (they are then hashed again).
+      evict(this.webhookTokenHashes, this.webhookTokenHashesMax);
     }
     return this.byTokenHash.get(hash);
   }

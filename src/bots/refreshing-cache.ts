@@ -109,7 +109,8 @@ export class RefreshingCache<V> {
   }
 }
 
-function evict(map: Map<string, unknown>, max: number): void {
+/** Drops the oldest entries (first in the map's order) until at most `max` are left. */
+export function evict(map: Map<string, unknown>, max: number): void {
   while (map.size > max) {
     const oldest = map.keys().next().value as string;
     map.delete(oldest);

@@ -24,12 +24,8 @@ export function createTelegramFetch(options: { connectionsPerOrigin?: number } =
       signal: init.signal ?? undefined,
       dispatcher,
     });
-    return {
-      ok: response.statusCode >= 200 && response.statusCode < 300,
-      status: response.statusCode,
-      json: () => response.body.json(),
-      text: () => response.body.text(),
-    };
+    // Telegram answers JSON whatever the status; grammY reads `ok` and `error_code` from it.
+    return { json: () => response.body.json() };
   };
   return telegramFetch as unknown as typeof fetch;
 }

@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { Job, Queue } from 'bullmq';
 import type { Update } from 'grammy/types';
-import { AppConfig } from '../config/config';
-import { APP_CONFIG } from '../config/config.module';
 import { BadRequestError, NotFoundError } from '../common/errors';
 import { withTimeout } from '../infra/database/prisma.service';
 import { RedisConnections } from '../infra/redis/redis.module';
@@ -45,7 +43,6 @@ export class DeadLettersService {
     private readonly producer: UpdateProducer,
     private readonly redis: RedisConnections,
     metrics: MetricsService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     metrics.onScrape(async () => {
       const perPartition = await withTimeout(

@@ -5,6 +5,7 @@ import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { BotRegistryService } from '../bots/bot-registry.service';
 import { WorkerBot } from '../bots/bot.types';
+import { evict } from '../bots/refreshing-cache';
 import { serializeError } from '../common/logger';
 import { GatewayContext } from '../handlers/context';
 import { RedisConnections } from '../infra/redis/redis.module';
@@ -179,10 +180,8 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
       client: { apiRoot: this.config.telegramApiRoot, timeoutSeconds: TELEGRAM_TIMEOUT_SECONDS, fetch: this.fetch },
     });
     grammyBot.use(this.dispatcher);
-    if (this.grammyBots.size >= this.config.botCache.size) {
-      this.grammyBots.delete(this.grammyBots.keys().next().value!);
-    }
     this.grammyBots.set(bot.id, { token: bot.token, bot: grammyBot });
+    evict(this.grammyBots, this.config.botCache.size);
     return grammyBot;
   }
 

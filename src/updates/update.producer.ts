@@ -132,8 +132,9 @@ export class UpdateProducer implements OnApplicationShutdown {
       // Every partition queue shares the producer connection, and so its loaded scripts.
       const pipeline = (await batch[0].queue.backend.client).pipeline();
       for (const { queue, job } of batch) {
-        // Queues the script call on the pipeline synchronously (as BullMQ's own addBulk relies on).
-        void queue.backend.addJobToTransaction(pipeline, job.asJSON(), job.id!);
+        // Queues the script call on the pipeline synchronously (as BullMQ's own addBulk relies on); its answer comes
+        // from exec() below.
+        queue.backend.addJobToTransaction(pipeline, job.asJSON(), job.id!).catch(() => undefined);
       }
       const results: [Error | null, unknown][] = (await pipeline.exec()) ?? [];
       batch.forEach(({ resolve, reject }, i) => {
