@@ -68,7 +68,9 @@ export function describeFailure(error: unknown, databaseUrl?: string): Failure {
   if (error instanceof Error && typeof prismaCode === 'string' && /^P\d{4}$/.test(prismaCode)) {
     const hint = prismaCode === 'P2021' ? ' (is the database migrated? npm run db:migrate)' : '';
     return {
-      message: oneLine(`database error ${prismaCode}: ${lastLine(error.message)}${hint}`),
+      message: oneLine(
+        `database error ${prismaCode}: ${withoutPassword(lastLine(error.message) ?? '', databaseUrl)}${hint}`,
+      ),
       exitCode: EXIT_FAILURE,
     };
   }
@@ -76,7 +78,8 @@ export function describeFailure(error: unknown, databaseUrl?: string): Failure {
     return { message: oneLine(error.message), exitCode: EXIT_FAILURE };
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { message: oneLine(`unexpected error: ${message}`), exitCode: EXIT_FAILURE };
+  // A driver error may quote the database URL: never with its password.
+  return { message: oneLine(`unexpected error: ${withoutPassword(message, databaseUrl)}`), exitCode: EXIT_FAILURE };
 }
 
 /** nest-commander bundles its own commander, so its CommanderError class is recognised by its codes. */
