@@ -27,7 +27,7 @@
 // BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_CHATS, BENCH_DRAIN_TIMEOUT (default 120), BENCH_WAIT_IDLE, BENCH_WORKERS,
 // BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS (extra node flags for the gateway's processes). Helpers: bench/lib.mjs.
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
@@ -61,6 +61,7 @@ import {
   waitForHttp,
   waitForIdle,
   stopChildrenOnSignals,
+  runInfo,
 } from './lib.mjs';
 
 const env = process.env;
@@ -468,16 +469,7 @@ async function main() {
   const output = {
     benchmark: 'e2e',
     startedAt: startedAt.toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version },
-    source: env.BENCH_SOURCE ?? null,
-    gatewaySettings: Object.fromEntries(
-      Object.entries(env).filter(
-        ([key]) =>
-          /^(QUEUE_|WORKER_|JOB_|COMPLETED_|FAILED_|ENQUEUE_|BOT_CACHE|BOT_NEGATIVE|DEDUPE_|SESSION_|LOG_LEVEL|NODE_ENV)/.test(
-            key,
-          ) && key !== 'WORKER_PORT',
-      ),
-    ),
+    ...runInfo(),
     options: { ...opts, bots: 1, pipelining: 1, text: 'hello' },
     targets: results,
     fastest: fastest.label,

@@ -19,7 +19,7 @@
 // BENCH_CHATS, BENCH_WAIT_IDLE, BENCH_API_ONLY, BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS (extra node flags for
 // the API or worker process, e.g. "--cpu-prof --cpu-prof-dir=bench/results/prof"). Shared helpers: bench/lib.mjs.
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -57,6 +57,7 @@ import {
   updateRequests,
   waitForHttp,
   waitForIdle,
+  runInfo,
 } from './lib.mjs';
 
 const env = process.env;
@@ -318,17 +319,7 @@ async function main() {
   const results = {
     benchmark: 'ingress',
     startedAt: startedAt.toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version },
-    source: env.BENCH_SOURCE ?? null,
-    // Gateway settings taken from the environment (they pass through to the API and the worker); secrets excluded.
-    gatewaySettings: Object.fromEntries(
-      Object.entries(env).filter(
-        ([key]) =>
-          /^(QUEUE_|WORKER_|JOB_|COMPLETED_|FAILED_|ENQUEUE_|BOT_CACHE|BOT_NEGATIVE|DEDUPE_|SESSION_|LOG_LEVEL|NODE_ENV)/.test(
-            key,
-          ) && key !== 'WORKER_PORT',
-      ),
-    ),
+    ...runInfo(),
     options: { ...opts, bots: bots.length, pipelining: 1 },
     bare,
     apiOnly,

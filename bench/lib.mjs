@@ -5,6 +5,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { appendFileSync, createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import process from 'node:process';
 import { createInterface } from 'node:readline';
@@ -264,17 +265,39 @@ export function updateRequests(bots, chats) {
       'content-type': 'application/json',
       'x-telegram-bot-api-secret-token': bot.secret,
     };
-    request.body = JSON.stringify({
-      update_id: n,
-      message: {
-        message_id: n,
-        date: 1_700_000_000,
-        chat: { id: chatId, type: 'private', first_name: 'A' },
-        from: { id: chatId, is_bot: false, first_name: 'A' },
-        text: 'hello',
-      },
-    });
+    request.body = updateBody(n, chatId);
     return request;
+  };
+}
+
+/** The JSON of a Telegram update: the private text message 'hello' from `chatId` in its own chat. */
+export function updateBody(updateId, chatId) {
+  return JSON.stringify({
+    update_id: updateId,
+    message: {
+      message_id: updateId,
+      date: 1_700_000_000,
+      chat: { id: chatId, type: 'private', first_name: 'A' },
+      from: { id: chatId, is_bot: false, first_name: 'A' },
+      text: 'hello',
+    },
+  });
+}
+
+/** What every results file starts with: the machine, the code under test, the gateway settings that were set. */
+export function runInfo() {
+  return {
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version },
+    source: env.BENCH_SOURCE ?? null,
+    // Gateway settings taken from the environment (they pass through to the gateway's processes); secrets excluded.
+    gatewaySettings: Object.fromEntries(
+      Object.entries(env).filter(
+        ([key]) =>
+          /^(QUEUE_|WORKER_|JOB_|COMPLETED_|FAILED_|ENQUEUE_|BOT_CACHE|BOT_NEGATIVE|DEDUPE_|SESSION_|LOG_LEVEL|NODE_ENV)/.test(
+            key,
+          ) && key !== 'WORKER_PORT',
+      ),
+    ),
   };
 }
 

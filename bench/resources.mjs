@@ -44,7 +44,7 @@
 // BENCH_ROUNDS (2). Shared helpers: bench/lib.mjs.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -79,6 +79,8 @@ import {
   updateRequests,
   waitForHttp,
   waitForIdle,
+  runInfo,
+  updateBody,
 } from './lib.mjs';
 
 const TAG = 'resources';
@@ -278,19 +280,6 @@ async function sendAmount(url, amount, build, { connections = opts.connections }
     errors: result.errors,
     timeouts: result.timeouts,
   };
-}
-
-function updateBody(updateId, chatId) {
-  return JSON.stringify({
-    update_id: updateId,
-    message: {
-      message_id: updateId,
-      date: 1_700_000_000,
-      chat: { id: chatId, type: 'private', first_name: 'A' },
-      from: { id: chatId, is_bot: false, first_name: 'A' },
-      text: 'hello',
-    },
-  });
 }
 
 /** A request for update `updateId` of the given bot, in one of BENCH_CHATS chats. */
@@ -1023,8 +1012,7 @@ async function main() {
   const results = {
     benchmark: 'resources',
     startedAt: startedAt.toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version },
-    source: env.BENCH_SOURCE ?? null,
+    ...runInfo(),
     options: { ...opts, bots: bots.length },
   };
   if (opts.phases.includes('memory')) results.memory = await memoryPhase();
