@@ -11,6 +11,7 @@ import { Redis, RedisOptions } from 'ioredis';
 import { AppConfig } from '../../config/config';
 import { APP_CONFIG } from '../../config/config.module';
 import { withTimeout } from '../database/prisma.service';
+import { coalesceWrites } from './coalesce-writes';
 import { assertNoEviction, EvictionPolicyError } from './eviction-policy';
 
 /**
@@ -31,7 +32,8 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.producer = this.create('producer', { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    this.general = this.create('general', { maxRetriesPerRequest: 2 });
+    // Sessions: a worker reads and writes many per event-loop turn.
+    this.general = coalesceWrites(this.create('general', { maxRetriesPerRequest: 2 }));
   }
 
   /**
