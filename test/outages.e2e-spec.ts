@@ -93,7 +93,7 @@ describe('outages of Redis and Postgres', () => {
     await proxy.up();
     await waitUntil(async () => (await fetch(`${gw.baseUrl}/health/ready`)).status === 200, 20_000, 'readiness');
     // The pub/sub message of that change was never sent; the cache refreshes itself once the subscription is back
-    // (BOT_CACHE_TTL_MS is minutes by default).
+    // (before the next periodic check of BOT_CACHE_TTL_MS).
     await waitUntil(
       async () => (await gw.deliver(disabledMeanwhile, textUpdate(alice, 'after'))).status === 404,
       5_000,

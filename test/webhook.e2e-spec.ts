@@ -1,5 +1,6 @@
 import { createServer, Server, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { BotRegistryService } from '../src/bots/bot-registry.service';
 import { BotRepository } from '../src/bots/bot.repository';
 import { PrismaService } from '../src/infra/database/prisma.service';
 import { partitionOf } from '../src/updates/update-queue';
@@ -221,6 +222,48 @@ describe('POST /webhook/:token (ingress only)', () => {
       'readiness',
     );
     expect(body).toEqual({ status: 'ok', checks: { postgres: 'up', redis: 'up' } });
+  });
+});
+
+describe('bot cache kept right without change notifications', () => {
+  // Changes made behind the gateway's back (no announcement over Redis): only the periodic comparison of the
+  // cached bots' versions with the registry can notice them. Cached entries never expire by age.
+  it('refuses a bot disabled or deleted directly in the database after BOT_CACHE_TTL_MS, and keeps serving the others', async () => {
+    const gw = await Harness.start({ role: 'api', env: { BOT_CACHE_TTL_MS: '1000' } });
+    try {
+      const [disabled, deleted, untouched] = [await gw.registerBot(), await gw.registerBot(), await gw.registerBot()];
+      for (const b of [disabled, deleted, untouched]) {
+        expect((await gw.deliver(b, textUpdate(alice, 'cached'))).status).toBe(200);
+      }
+      const prisma = gw.app.get(PrismaService);
+      await prisma.bot.update({ where: { id: disabled.record.id }, data: { enabled: false } });
+      await prisma.bot.delete({ where: { id: deleted.record.id } });
+      // Still cached right after the change (this is what the periodic check exists for).
+      expect((await gw.deliver(disabled, textUpdate(alice, 'stale'))).status).toBe(200);
+
+      const repository = gw.app.get(BotRepository, { strict: false });
+      const lookups = vi.spyOn(repository, 'getByTokenHash');
+      try {
+        await waitUntil(
+          async () =>
+            (await gw.deliver(disabled, textUpdate(alice, 'after'))).status === 404 &&
+            (await gw.deliver(deleted, textUpdate(alice, 'after'))).status === 404,
+          5_000,
+          'the changed bots to be refused',
+        );
+        // Several checks have run by now; the unchanged bot is still served from the cache.
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        expect((await gw.deliver(untouched, textUpdate(alice, 'still cached'))).status).toBe(200);
+        const untouchedHash = gw.app.get(BotRegistryService).tokenHashOf(untouched.record);
+        expect(lookups.mock.calls.filter(([hash]) => Buffer.from(hash).toString('base64') === untouchedHash)).toEqual(
+          [],
+        );
+      } finally {
+        lookups.mockRestore();
+      }
+    } finally {
+      await gw.close();
+    }
   });
 });
 

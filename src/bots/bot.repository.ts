@@ -40,6 +40,9 @@ export interface ListBotsQuery {
   enabled?: boolean;
 }
 
+/** Ids per query when checking cached bots against the registry. */
+const VERSION_QUERY_CHUNK = 5_000;
+
 /** The only place that queries the `bots` table. Infrastructure failures surface as DatabaseUnavailableError. */
 @Injectable()
 export class BotRepository {
@@ -47,6 +50,21 @@ export class BotRepository {
 
   async getByTokenHash(tokenHash: Uint8Array): Promise<BotRecord | null> {
     return this.run(async () => toRecord(await this.prisma.bot.findUnique({ where: { tokenHash: bytes(tokenHash) } })));
+  }
+
+  /** `updated_at` (ms) of each of these bots that still exists. */
+  async versionsOf(ids: string[]): Promise<Map<string, number>> {
+    return this.run(async () => {
+      const versions = new Map<string, number>();
+      for (let i = 0; i < ids.length; i += VERSION_QUERY_CHUNK) {
+        const rows = await this.prisma.bot.findMany({
+          where: { id: { in: ids.slice(i, i + VERSION_QUERY_CHUNK) } },
+          select: { id: true, updatedAt: true },
+        });
+        for (const row of rows) versions.set(row.id, row.updatedAt.getTime());
+      }
+      return versions;
+    });
   }
 
   async getById(id: string): Promise<BotRecord | null> {

@@ -21,6 +21,8 @@ export interface BotRecord {
 /** What the webhook needs to accept an update: cached per token hash. */
 export interface IngressBot {
   id: string;
+  /** The row's `updated_at` (ms) when it was read: caches compare it with the registry's. */
+  version: number;
   enabled: boolean;
   /** The accepted webhook secrets (UTF-8), compared in constant time. */
   secrets: { value: Buffer; expiresAt: number | null }[];
@@ -29,6 +31,7 @@ export interface IngressBot {
 /** What a worker needs to run the dispatcher for a bot: cached per bot id. */
 export interface WorkerBot {
   id: string;
+  version: number;
   enabled: boolean;
   token: string;
   botInfo: UserFromGetMe;

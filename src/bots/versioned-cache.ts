@@ -1,56 +1,43 @@
-export interface RefreshingCacheOptions<V> {
-  /** Most entries kept; the least recently used go first. */
+export interface VersionedCacheOptions<V> {
+  /** Most entries kept; entries not used since the last eviction pass go first. */
   max: number;
-  /** After this, an entry is served once more and refreshed in the background. */
-  ttlMs: number;
   /** Most remembered misses (unknown keys), so a flood of bad tokens cannot reach the database. */
   negativeMax: number;
   negativeTtlMs: number;
   load: (key: string) => Promise<V | null>;
-  onRefreshError?: (error: unknown) => void;
-  /**
-   * Most background refreshes of stale entries at once (default 4). With many more keys than requests per TTL,
-   * nearly every hit finds its entry stale; unbounded, their refreshes would take every database connection and
-   * starve the loads of keys that are not cached at all. A stale entry whose refresh had to wait is served as it
-   * is and refreshed on a later hit.
-   */
-  maxRefreshes?: number;
 }
 
 interface Entry<V> {
   value: V;
-  freshUntil: number;
+  /** Set on every hit, cleared by the eviction pass ("second chance"). */
+  used: boolean;
 }
 
 /**
- * A bounded LRU cache in front of the registry. A known key costs no query: a stale entry is served at once and
- * refreshed in the background, and kept as it is when the refresh fails, so an outage of the database does not
- * stop bots that were already known. Concurrent misses for one key share one load.
+ * A bounded cache in front of the registry. A known key costs no query and no write: entries do not expire by
+ * age; they are dropped when the registry says they changed (`invalidate`, after a change notification, or
+ * `retain`, after a periodic check of their versions — see BotRegistryService). Concurrent misses for one key
+ * share one load.
+ *
+ * Eviction is CLOCK (second chance), an approximation of LRU that needs no reordering on a hit: a hit only sets
+ * a flag, so with 100,000 bots a hit costs the same as with 10. When the cache is full, the oldest entries that
+ * were used since the last pass move to the back with the flag cleared; the first one that was not used goes.
  */
-export class RefreshingCache<V> {
+export class VersionedCache<V> {
   private readonly entries = new Map<string, Entry<V>>();
   private readonly misses = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<V | null>>();
-  private refreshes = 0;
 
-  constructor(private readonly options: RefreshingCacheOptions<V>) {}
+  constructor(private readonly options: VersionedCacheOptions<V>) {}
 
-  async get(key: string): Promise<V | null> {
-    const now = Date.now();
+  get(key: string): Promise<V | null> {
     const entry = this.entries.get(key);
     if (entry) {
-      this.entries.delete(key);
-      this.entries.set(key, entry);
-      if (entry.freshUntil <= now && !this.inflight.has(key) && this.refreshes < (this.options.maxRefreshes ?? 4)) {
-        this.refreshes++;
-        this.load(key)
-          .catch((error: unknown) => this.options.onRefreshError?.(error))
-          .finally(() => this.refreshes--);
-      }
-      return entry.value;
+      entry.used = true;
+      return Promise.resolve(entry.value);
     }
     const missUntil = this.misses.get(key);
-    if (missUntil !== undefined && missUntil > now) return null;
+    if (missUntil !== undefined && missUntil > Date.now()) return Promise.resolve(null);
     return this.inflight.get(key) ?? this.load(key);
   }
 
@@ -62,9 +49,19 @@ export class RefreshingCache<V> {
     this.inflight.delete(key);
   }
 
-  /** Every entry is refreshed on its next hit, still served meanwhile (after a possibly missed invalidation). */
-  markAllStale(): void {
-    for (const entry of this.entries.values()) entry.freshUntil = 0;
+  /** Drops every entry whose value `keep` refuses; returns how many went. */
+  retain(keep: (value: V) => boolean): number {
+    let dropped = 0;
+    for (const [key, entry] of this.entries) {
+      if (keep(entry.value)) continue;
+      this.entries.delete(key);
+      dropped++;
+    }
+    return dropped;
+  }
+
+  values(): V[] {
+    return Array.from(this.entries.values(), (entry) => entry.value);
   }
 
   clear(): void {
@@ -92,20 +89,31 @@ export class RefreshingCache<V> {
   }
 
   private store(key: string, value: V | null): void {
-    const now = Date.now();
     if (value === null) {
       this.entries.delete(key);
       if (this.options.negativeMax > 0) {
         this.misses.delete(key);
-        this.misses.set(key, now + this.options.negativeTtlMs);
+        this.misses.set(key, Date.now() + this.options.negativeTtlMs);
         evict(this.misses, this.options.negativeMax);
       }
       return;
     }
     this.misses.delete(key);
     this.entries.delete(key);
-    this.entries.set(key, { value, freshUntil: now + this.options.ttlMs });
-    evict(this.entries, this.options.max);
+    // Counted as used: a pass must not take the entry it was just made room for.
+    this.entries.set(key, { value, used: true });
+    this.evictUnused();
+  }
+
+  private evictUnused(): void {
+    // Each pass clears a flag or removes an entry, so this ends within two rounds of the map.
+    while (this.entries.size > this.options.max) {
+      const [key, entry] = this.entries.entries().next().value as [string, Entry<V>];
+      this.entries.delete(key);
+      if (!entry.used) continue;
+      entry.used = false;
+      this.entries.set(key, entry);
+    }
   }
 }
 

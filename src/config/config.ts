@@ -286,7 +286,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     botCache: {
       size: r.int('BOT_CACHE_SIZE', 10_000, 1),
-      ttlMs: r.int('BOT_CACHE_TTL_MS', 300_000, 0),
+      ttlMs: r.int('BOT_CACHE_TTL_MS', 60_000, 1_000),
       negativeSize: r.int('BOT_NEGATIVE_CACHE_SIZE', 10_000, 0),
       negativeTtlMs: r.int('BOT_NEGATIVE_CACHE_TTL_MS', 5_000, 0),
     },
