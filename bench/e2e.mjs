@@ -73,6 +73,8 @@ const opts = {
   waitIdle: positiveInt('BENCH_WAIT_IDLE', 20, 0),
   chats: positiveInt('BENCH_CHATS', 1000),
   workers: workerCounts(env.BENCH_WORKERS ?? '1'),
+  // 0: the gateway alone (for profiling; nothing to compare with, so no ratio is reported).
+  comparators: env.BENCH_COMPARATORS !== '0',
 };
 const TAG = 'e2e';
 
@@ -427,24 +429,13 @@ async function main() {
     const telegram = { url: JSON.parse(await fake.line).url, pid: fake.entry.child.pid };
     const redisPidOf = await redisPid(redis);
     const redisBefore = await redisMemory(redis);
-    results.push(
-      await runServer({
-        label: 'grammY webhookCallback (Fastify)',
-        script: 'e2e-grammy.mjs',
-        logName: 'e2e-grammy',
-        telegram,
-        redisPidOf,
-      }),
-    );
-    results.push(
-      await runServer({
-        label: 'Telegraf webhookCallback (node:http)',
-        script: 'e2e-telegraf.mjs',
-        logName: 'e2e-telegraf',
-        telegram,
-        redisPidOf,
-      }),
-    );
+    const comparators = [
+      { label: 'grammY webhookCallback (Fastify)', script: 'e2e-grammy.mjs', logName: 'e2e-grammy' },
+      { label: 'Telegraf webhookCallback (node:http)', script: 'e2e-telegraf.mjs', logName: 'e2e-telegraf' },
+    ];
+    for (const server of opts.comparators ? comparators : []) {
+      results.push(await runServer({ ...server, telegram, redisPidOf }));
+    }
     for (const workers of opts.workers) results.push(await runGateway({ workers, telegram, redisPidOf }));
     redisUsed = { before: redisBefore, after: await redisMemory(redis) };
   } finally {
@@ -454,11 +445,12 @@ async function main() {
 
   const checks = results.flatMap(checksOf);
   const comparators = results.filter((r) => r.kind !== 'gateway');
-  const best = comparators.reduce((a, b) => (b.window.endToEndPerSecond > a.window.endToEndPerSecond ? b : a));
+  const faster = (a, b) => (b.window.endToEndPerSecond > a.window.endToEndPerSecond ? b : a);
+  const best = comparators.length ? comparators.reduce(faster) : null;
   const bestDuringLoad = Math.max(...comparators.map((r) => r.window.repliesPerSecondDuringLoad));
-  const fastest = results.reduce((a, b) => (b.window.endToEndPerSecond > a.window.endToEndPerSecond ? b : a));
+  const fastest = results.reduce(faster);
   const ratios = results
-    .filter((r) => r.kind === 'gateway')
+    .filter((r) => best && r.kind === 'gateway')
     .map((r) => ({
       workers: r.workers,
       endToEnd: round(r.window.endToEndPerSecond / best.window.endToEndPerSecond, 3),
@@ -473,7 +465,7 @@ async function main() {
     options: { ...opts, bots: 1, pipelining: 1, text: 'hello' },
     targets: results,
     fastest: fastest.label,
-    fastestComparator: best.label,
+    fastestComparator: best?.label ?? null,
     gatewayVsFastestComparator: ratios,
     minimumWorkersToMatch: enough.length ? Math.min(...enough) : null,
     redisUsedBytes: redisUsed,
@@ -545,21 +537,25 @@ async function main() {
     const warnings = Object.entries(r.gateway.logWarnings).map(([who, n]) => `${who} ${n}`);
     console.log(`log lines at warn or above from the load on, ${r.label}: ${warnings.join(', ')}`);
   }
-  console.log(
-    `\nfastest end to end: ${fastest.label} (${fmt(fastest.window.endToEndPerSecond)} updates/s); faster comparator: ` +
-      `${best.label} (${fmt(best.window.endToEndPerSecond)} updates/s)`,
-  );
+  if (best) {
+    console.log(
+      `\nfastest end to end: ${fastest.label} (${fmt(fastest.window.endToEndPerSecond)} updates/s); faster comparator: ` +
+        `${best.label} (${fmt(best.window.endToEndPerSecond)} updates/s)`,
+    );
+  }
   for (const r of ratios) {
     console.log(
       `tg-gateway with ${r.workers} worker process${r.workers === 1 ? '' : 'es'} / max(grammY, Telegraf): ` +
         `${r.endToEnd.toFixed(3)} end to end, ${r.duringLoad.toFixed(3)} replies/s during the load`,
     );
   }
-  console.log(
-    enough.length
-      ? `tg-gateway matched the faster comparator end to end with ${Math.min(...enough)} worker process(es)`
-      : `tg-gateway did not match the faster comparator end to end with ${opts.workers.join(' or ')} worker process(es)`,
-  );
+  if (best) {
+    console.log(
+      enough.length
+        ? `tg-gateway matched the faster comparator end to end with ${Math.min(...enough)} worker process(es)`
+        : `tg-gateway did not match the faster comparator end to end with ${opts.workers.join(' or ')} worker process(es)`,
+    );
+  }
   console.log('');
   for (const c of checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
   console.log(`\nresults: ${file}\nlogs: ${runDir}`);

@@ -69,6 +69,9 @@ const opts = {
   waitIdle: positiveInt('BENCH_WAIT_IDLE', 20, 0),
   apiOnly: env.BENCH_API_ONLY !== '0',
   chats: positiveInt('BENCH_CHATS', 1000),
+  // After the run at saturation, one at this fixed rate (req/s over all connections; 0 skips it): latency under a
+  // load the target can carry, rather than queueing at its limit.
+  latencyRate: positiveInt('BENCH_LATENCY_RATE', 2000, 0),
 };
 
 stopChildrenOnSignals('ingress');
@@ -78,7 +81,7 @@ stopChildrenOnSignals('ingress');
 
 const bots = loadBots();
 const setupRequest = updateRequests(bots, opts.chats);
-const load = (url, seconds) => loadAt(url, seconds, { connections: opts.connections, setupRequest });
+const load = (url, seconds, rate) => loadAt(url, seconds, { connections: opts.connections, setupRequest, rate });
 
 /** Warm-up (not reported), then the measured run, with CPU time of the given processes over the measured run. */
 async function measure(label, url, pids) {
@@ -94,7 +97,13 @@ async function measure(label, url, pids) {
   const run = await load(url, opts.duration);
   const { wallSeconds, cpuCores: cpu } = endWindow();
   process.stdout.write(`${Math.round(run.requestsAverage)} req/s\n`);
-  return { ...run, warmup: warm, wallSeconds, cpuCores: cpu, busyCoresBeforeStart: busyBeforeStart };
+  let fixedRate = null;
+  if (opts.latencyRate > 0) {
+    process.stdout.write(`ingress: ${label}: ${opts.latencyRate} req/s, ${opts.duration} s... `);
+    fixedRate = await load(url, opts.duration, opts.latencyRate);
+    process.stdout.write(`p50 ${fixedRate.latencyMs.p50} ms, p99 ${fixedRate.latencyMs.p99} ms\n`);
+  }
+  return { ...run, warmup: warm, fixedRate, wallSeconds, cpuCores: cpu, busyCoresBeforeStart: busyBeforeStart };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -207,9 +216,9 @@ async function runGateway({ label, withWorker, logName }) {
       processes: { worker: withWorker },
       accepted: {
         metricAccepted: (outcomes.accepted ?? 0) - acceptedBefore,
-        autocannon2xx: result.status2xx + (result.warmup?.status2xx ?? 0),
+        autocannon2xx: result.status2xx + (result.warmup?.status2xx ?? 0) + (result.fixedRate?.status2xx ?? 0),
         // Requests still in flight when autocannon stopped are accepted without being counted as 2xx.
-        inFlightAllowance: opts.connections * (opts.warmup > 0 ? 2 : 1),
+        inFlightAllowance: opts.connections * (1 + (opts.warmup > 0 ? 1 : 0) + (result.fixedRate ? 1 : 0)),
         outcomes,
         meanEnqueueMs: enqueueCount ? round((enqueueSum / enqueueCount) * 1000, 3) : null,
       },
@@ -292,11 +301,12 @@ async function main() {
     ['gateway + worker', gateway],
   ]) {
     if (!r) continue;
-    check(`${name}: no non-2xx answers`, r.non2xx === 0, `${r.non2xx} non-2xx ${JSON.stringify(r.statusCodes)}`);
+    const non2xx = r.non2xx + (r.fixedRate?.non2xx ?? 0);
+    check(`${name}: no non-2xx answers`, non2xx === 0, `${non2xx} non-2xx ${JSON.stringify(r.statusCodes)}`);
     check(
       `${name}: no socket errors or timeouts`,
-      r.errors === 0 && r.timeouts === 0,
-      `${r.errors} errors, ${r.timeouts} timeouts`,
+      r.errors + (r.fixedRate?.errors ?? 0) === 0 && r.timeouts + (r.fixedRate?.timeouts ?? 0) === 0,
+      `${r.errors + (r.fixedRate?.errors ?? 0)} errors, ${r.timeouts + (r.fixedRate?.timeouts ?? 0)} timeouts`,
     );
     const { metricAccepted, autocannon2xx, inFlightAllowance, outcomes } = r.accepted;
     check(
@@ -354,6 +364,22 @@ async function main() {
       ...targets.map(([name, r]) => row(name, r)),
     ]),
   );
+  if (opts.latencyRate > 0) {
+    console.log(
+      `\nat a fixed ${fmt(opts.latencyRate)} req/s over ${opts.connections} connections (${opts.duration} s):`,
+    );
+    console.log(
+      table([
+        ['target', 'req/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'non-2xx'],
+        ...targets.map(([name, r]) => [
+          name,
+          fmt(r.fixedRate.requestsAverage),
+          ...['p50', 'p90', 'p99', 'p999', 'max'].map((p) => `${fmt(r.fixedRate.latencyMs[p])} ms`),
+          fmt(r.fixedRate.non2xx),
+        ]),
+      ]),
+    );
+  }
   console.log('\nCPU over the measured run, in cores (1.00 = one core busy the whole time):');
   for (const [name, r] of targets) {
     const cores = Object.entries(r.cpuCores).map(([who, c]) => `${who} ${c === null ? 'n/a' : c.toFixed(2)}`);

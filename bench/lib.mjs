@@ -302,12 +302,14 @@ export function runInfo() {
 }
 
 /** `seconds` of load at full speed over `connections` keep-alive connections; autocannon's numbers, summarized. */
-export async function load(url, seconds, { connections, setupRequest }) {
+export async function load(url, seconds, { connections, setupRequest, rate }) {
   const result = await autocannon({
     url,
     method: 'POST',
     connections,
     duration: seconds,
+    // A fixed request rate across all connections (latency below saturation); by default as fast as answered.
+    ...(rate ? { overallRate: rate } : {}),
     requests: [{ method: 'POST', setupRequest }],
   });
   return {
@@ -319,6 +321,7 @@ export async function load(url, seconds, { connections, setupRequest }) {
       p50: result.latency.p50,
       p90: result.latency.p90,
       p99: result.latency.p99,
+      p999: result.latency.p99_9,
       max: result.latency.max,
     },
     status2xx: result['2xx'],

@@ -13,7 +13,8 @@
 # Settings (environment):
 #   BENCH_DURATION=10  BENCH_WARMUP=2  BENCH_CONNECTIONS=50  BENCH_BOTS=10  BENCH_DRAIN_TIMEOUT=60
 #   BENCH_CHATS=1000  BENCH_WAIT_IDLE=20 (seconds to wait for a quiet machine)
-#   BENCH_API_ONLY=0 skips the "API without worker" target
+#   BENCH_API_ONLY=0 skips the "API without worker" target; BENCH_LATENCY_RATE=2000 (ingress: req/s of the fixed-rate
+#   latency run after each saturation run; 0 skips it); BENCH_COMPARATORS=0 (e2e: the gateway alone, for profiling)
 #   BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS (extra node flags, e.g. "--cpu-prof --cpu-prof-dir=bench/results/prof")
 #   BENCH_DATABASE_URL (default postgresql://postgres:postgres@127.0.0.1:5432/tg_gateway_bench_<pid>, one per run so
 #     that two runs at once do not drop each other's database; a database you
