@@ -40,8 +40,9 @@ export interface ListBotsQuery {
   enabled?: boolean;
 }
 
-/** Ids per query when checking cached bots against the registry. */
-const VERSION_QUERY_CHUNK = 5_000;
+/** Ids per query when checking cached bots against the registry: small enough that decoding the answer holds the
+ * event loop for a few milliseconds only. */
+const VERSION_QUERY_CHUNK = 2_000;
 
 /** The only place that queries the `bots` table. Infrastructure failures surface as DatabaseUnavailableError. */
 @Injectable()
@@ -57,11 +58,11 @@ export class BotRepository {
     return this.run(async () => {
       const versions = new Map<string, number>();
       for (let i = 0; i < ids.length; i += VERSION_QUERY_CHUNK) {
-        const rows = await this.prisma.bot.findMany({
-          where: { id: { in: ids.slice(i, i + VERSION_QUERY_CHUNK) } },
-          select: { id: true, updatedAt: true },
-        });
-        for (const row of rows) versions.set(row.id, row.updatedAt.getTime());
+        // Raw: one array parameter instead of one per id, and half the CPU of findMany for the same rows.
+        const rows = await this.prisma.$queryRaw<{ id: string; version: number }[]>`
+          SELECT id::text AS id, (extract(epoch FROM updated_at) * 1000)::float8 AS version
+          FROM bots WHERE id = ANY(${ids.slice(i, i + VERSION_QUERY_CHUNK)}::uuid[])`;
+        for (const row of rows) versions.set(row.id, Math.round(row.version));
       }
       return versions;
     });
