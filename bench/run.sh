@@ -28,9 +28,9 @@ cd "$(dirname "$0")/.."
 
 BENCH_NAME="${1:-ingress}"
 case "$BENCH_NAME" in
-  ingress | e2e | resources) ;;
+  ingress | e2e | resources | drain) ;;
   *)
-    printf 'bench: ERROR: unknown benchmark "%s" (one of: ingress, e2e, resources)\n' "$BENCH_NAME" >&2
+    printf 'bench: ERROR: unknown benchmark "%s" (one of: ingress, e2e, resources, drain)\n' "$BENCH_NAME" >&2
     exit 2
     ;;
 esac
