@@ -200,6 +200,50 @@ describe('dead letters', () => {
     expect(afterA2.body).toMatchObject({ items: [{ id: a1.id, updateId: a1.update.update_id }], nextCursor: null });
   });
 
+  it('pages through dead letters that failed in the same millisecond, in and across partitions, each once', async () => {
+    const a = await registerBot();
+    const b = await registerBot();
+    const letters = [
+      await deadLetter(a, 'a-alice-1', alice),
+      await deadLetter(a, 'a-alice-2', alice), // the same chat: the same partition as the first
+      await deadLetter(a, 'a-bob', bob),
+      await deadLetter(b, 'b-alice', alice),
+      await deadLetter(b, 'b-bob', bob),
+      await deadLetter(b, 'b-carol', carol),
+    ];
+    // One failure time for all: only the tie-break (partition, then job id, both descending) orders them.
+    const at = Date.now();
+    for (const { id } of letters) {
+      const [partition, jobId] = [Number(id.split('.')[0]), id.slice(id.indexOf('.') + 1)];
+      await gw.redis.zadd(`${gw.config.redisPrefix}:${gw.queues[partition].name}:failed`, 'XX', at, jobId);
+    }
+    const key = (id: string) => [Number(id.split('.')[0]), id.slice(id.indexOf('.') + 1)] as const;
+    const expected = letters
+      .map(({ id }) => id)
+      .sort((x, y) => {
+        const [[px, jx], [py, jy]] = [key(x), key(y)];
+        return px !== py ? py - px : jx < jy ? 1 : -1;
+      });
+    expect(await listed()).toEqual(expected);
+
+    const pageThrough = async (query: string, limit: number) => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      for (let pages = 0; pages < 20; pages++) {
+        const res = await call('GET', `/admin/dead-letters?limit=${limit}${query}${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(res.status, res.raw).toBe(200);
+        seen.push(...res.body.items.map((item: { id: string }) => item.id));
+        cursor = res.body.nextCursor;
+        if (cursor === null) break;
+      }
+      return seen;
+    };
+    expect(await pageThrough('', 1)).toEqual(expected);
+    expect(await pageThrough('', 4)).toEqual(expected);
+    const ofA = new Set(letters.slice(0, 3).map(({ id }) => id));
+    expect(await pageThrough(`&bot=${a.record.id}`, 1)).toEqual(expected.filter((id) => ofA.has(id)));
+  });
+
   it('leaves out a dead letter whose job vanished while the list was read, keeping the others right', async () => {
     const bot = await registerBot();
     const first = await deadLetter(bot, 'first', alice);

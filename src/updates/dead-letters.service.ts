@@ -64,23 +64,79 @@ export class DeadLettersService {
     });
   }
 
-  /** Newest first; `botId` filters by the gateway's bot id. */
+  /**
+   * Newest first (ties: job id descending, Redis' own order); `botId` filters by the gateway's bot id. Reads each
+   * partition's failed set from the cursor on, a chunk at a time, and merges them: a page costs about `limit`
+   * entries per partition, not every dead letter, however deep the cursor.
+   */
   async list(query: { botId?: string; cursor?: string; limit?: number }): Promise<{
     items: DeadLetterView[];
     nextCursor: string | null;
   }> {
     const limit = query.limit ?? 50;
-    let entries = await this.entries(query.botId);
-    if (query.cursor) {
-      const at = entries.findIndex((e) => this.idOf(e) === query.cursor);
-      if (at < 0) throw new BadRequestError('cursor does not name a dead letter of this list', 'invalid_cursor');
-      entries = entries.slice(at + 1);
+    const after = query.cursor ? await this.cursorEntry(query.cursor) : null;
+    const readers = this.producer.queues.map((queue, partition) =>
+      this.reader(queue, partition, after, query.botId, limit + 1),
+    );
+    const heads = await Promise.all(readers.map((reader) => reader.next()));
+    const entries: Entry[] = [];
+    while (entries.length <= limit) {
+      let best = -1;
+      heads.forEach((head, i) => {
+        if (head.done) return;
+        if (best < 0 || compareNewestFirst(head.value, heads[best].value as Entry) < 0) best = i;
+      });
+      if (best < 0) break;
+      entries.push(heads[best].value as Entry);
+      heads[best] = await readers[best].next();
     }
+    await Promise.all(readers.map((reader) => reader.return(undefined)));
     const page = entries.slice(0, limit);
     const jobs = await Promise.all(page.map((e) => this.job(e)));
     // A job removed since the failed sets were read (retried, purged, expired) is left out.
     const items = page.flatMap((entry, i) => (jobs[i] ? [this.view(entry, jobs[i])] : []));
     return { items, nextCursor: entries.length > limit ? this.idOf(page[page.length - 1]) : null };
+  }
+
+  /** The entry a cursor (the id of the last item of the previous page) names, with its place in the failed set. */
+  private async cursorEntry(cursor: string): Promise<Entry> {
+    const match = /^(\d{1,4})\.(.+)$/.exec(cursor);
+    const queue = match ? this.producer.queues[Number(match[1])] : undefined;
+    const score = queue && match ? await this.redis.general.zscore(queue.keys.failed, match[2]) : null;
+    if (!match || score === null) {
+      throw new BadRequestError('cursor does not name a dead letter of this list', 'invalid_cursor');
+    }
+    return { partition: Number(match[1]), jobId: match[2], failedAt: Number(score) };
+  }
+
+  /** One partition's failed jobs after `after`, newest first, read `chunk` at a time. */
+  private async *reader(
+    queue: Queue<UpdateJobData>,
+    partition: number,
+    after: Entry | null,
+    botId: string | undefined,
+    chunk: number,
+  ): AsyncGenerator<Entry, void, undefined> {
+    const max = after ? String(after.failedAt) : '+inf';
+    for (let offset = 0; ; offset += chunk) {
+      const flat = await this.redis.general.zrevrangebyscore(
+        queue.keys.failed,
+        max,
+        '-inf',
+        'WITHSCORES',
+        'LIMIT',
+        offset,
+        chunk,
+      );
+      for (let i = 0; i < flat.length; i += 2) {
+        const entry = { partition, jobId: flat[i], failedAt: Number(flat[i + 1]) };
+        if (after && compareNewestFirst(entry, after) <= 0) continue;
+        // Job ids start with the bot id (see UpdateProducer), so a bot's dead letters are found by prefix.
+        if (botId && !entry.jobId.startsWith(`${botId}-`)) continue;
+        yield entry;
+      }
+      if (flat.length < chunk * 2) return;
+    }
   }
 
   async get(id: string): Promise<DeadLetterDetail> {
@@ -146,7 +202,7 @@ export class DeadLettersService {
         return out;
       }),
     );
-    return all.flat().sort((a, b) => b.failedAt - a.failedAt || a.jobId.localeCompare(b.jobId));
+    return all.flat().sort(compareNewestFirst);
   }
 
   private job(entry: Entry): Promise<Job<UpdateJobData> | undefined> {
@@ -172,4 +228,11 @@ export class DeadLettersService {
       failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
     };
   }
+}
+
+/** The lists' order: newest first; at the same millisecond, by partition and job id descending. */
+function compareNewestFirst(a: Entry, b: Entry): number {
+  if (a.failedAt !== b.failedAt) return b.failedAt - a.failedAt;
+  if (a.partition !== b.partition) return b.partition - a.partition;
+  return a.jobId < b.jobId ? 1 : a.jobId > b.jobId ? -1 : 0;
 }
