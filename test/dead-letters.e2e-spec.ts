@@ -383,6 +383,14 @@ describe('dead letters', () => {
     expect(ids).toContain(a2.id);
     expectError(await call('POST', `/admin/dead-letters/${a1.id}/retry`), 404, 'dead_letter_not_found');
     expectError(await call('DELETE', `/admin/dead-letters/${a1.id}`), 404, 'dead_letter_not_found');
+    // The dedupe key outlives the purge: Telegram sending the update again (its 200 lost on the way) is answered
+    // as a duplicate, not processed a second time.
+    const sentBefore = replies(a, 'purge a1').length;
+    expect((await gw.deliver(a, a1.update)).status).toBe(200);
+    expect(
+      (await gw.jobs()).filter((j) => j.data.botId === a.record.id && j.data.update.update_id === a1.update.update_id),
+    ).toEqual([]);
+    expect(replies(a, 'purge a1')).toHaveLength(sentBefore);
 
     expect((await call('DELETE', `/admin/dead-letters?bot=@${a.info.username}`)).body).toEqual({ purged: 1 });
     expect(await listed()).toEqual([b2.id, b1.id]);

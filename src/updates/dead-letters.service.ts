@@ -5,8 +5,12 @@ import { BadRequestError, NotFoundError } from '../common/errors';
 import { withTimeout } from '../infra/database/prisma.service';
 import { RedisConnections } from '../infra/redis/redis.module';
 import { MetricsService } from '../metrics/metrics.service';
+import { REMOVE_FAILED_JOBS } from './job-removal';
 import { UpdateJobData, updateKind } from './update-queue';
 import { UpdateProducer } from './update.producer';
+
+/** Jobs removed per script call by a purge. */
+const PURGE_BATCH = 500;
 
 /** A failed update as operators see it. `id` is `<partition>.<job id>`. */
 export interface DeadLetterView {
@@ -166,13 +170,24 @@ export class DeadLettersService {
     return count;
   }
 
-  /** Deletes dead letters: one (`id`), a bot's (`botId`), or all. Returns how many. */
+  /**
+   * Deletes dead letters: one (`id`), a bot's (`botId`), or all. Returns how many. One script call per partition and
+   * batch; each job's dedupe key stays until its TTL, so a late retry of a purged update by Telegram is still
+   * recognised as a duplicate rather than processed again.
+   */
   async purge(target: { id?: string; botId?: string }): Promise<number> {
     const entries = target.id ? [(await this.find(target.id)).entry] : await this.entries(target.botId);
+    const byPartition = new Map<number, string[]>();
+    for (const { partition, jobId } of entries)
+      byPartition.set(partition, [...(byPartition.get(partition) ?? []), jobId]);
     let count = 0;
-    for (const entry of entries) {
-      const queue = this.producer.queues[entry.partition];
-      count += (await queue.remove(entry.jobId)) === 1 ? 1 : 0;
+    for (const [partition, jobIds] of byPartition) {
+      const queue = this.producer.queues[partition];
+      const jobPrefix = queue.toKey('');
+      for (let i = 0; i < jobIds.length; i += PURGE_BATCH) {
+        const batch = jobIds.slice(i, i + PURGE_BATCH);
+        count += Number(await this.redis.general.eval(REMOVE_FAILED_JOBS, 1, queue.keys.failed, jobPrefix, ...batch));
+      }
     }
     return count;
   }

@@ -3,29 +3,11 @@ import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { serializeError } from '../common/logger';
 import { RedisConnections } from '../infra/redis/redis.module';
+import { REMOVE_FINISHED_BEFORE } from './job-removal';
 import { UpdateProducer } from './update.producer';
 
 /** Jobs removed per script call: small enough not to block Redis for long. */
 const CLEAN_BATCH = 1_000;
-
-/**
- * Removes up to ARGV[3] jobs finished before (Redis time − ARGV[2] ms) from the finished set KEYS[1], with the keys
- * BullMQ keeps per job (ARGV[1] is the queue's key prefix). What BullMQ's own age-based removal does when a job
- * finishes, and unlike `Queue.clean`, it leaves the job's dedupe key alone: that must outlive the job, so that
- * Telegram's retries keep being recognised for DEDUPE_TTL_SECONDS.
- */
-const REMOVE_FINISHED_SCRIPT = `
-local now = redis.call('TIME')
-local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[2])
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT', 0, tonumber(ARGV[3]))
-for _, id in ipairs(ids) do
-  local key = ARGV[1] .. id
-  redis.call('DEL', key, key .. ':logs', key .. ':dependencies', key .. ':processed', key .. ':failed',
-    key .. ':unsuccessful')
-end
-if #ids > 0 then redis.call('ZREM', KEYS[1], unpack(ids)) end
-return #ids
-`;
 
 /**
  * Removes finished jobs once they are older than their retention. BullMQ removes old finished jobs only when
@@ -79,7 +61,7 @@ export class QueueJanitor implements OnApplicationBootstrap, OnApplicationShutdo
           for (;;) {
             const count = Number(
               await this.redis.general.eval(
-                REMOVE_FINISHED_SCRIPT,
+                REMOVE_FINISHED_BEFORE,
                 1,
                 `${jobPrefix}${state}`,
                 jobPrefix,
