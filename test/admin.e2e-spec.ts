@@ -345,6 +345,8 @@ describe('admin API', () => {
         [{ url: 'ftp://example.com' }, /^url must be an https or http URL$/],
         [{ url: 'gateway.example.com' }, /^url must be an https or http URL$/],
         [{ url: 'https://gateway.example.com/?x=1' }, /^url must not contain a query or a fragment$/],
+        [{ url: 'https://user:pass@gateway.example.com' }, /^url must not contain credentials$/],
+        [{ url: 42 }, /^url must be an https or http URL$/],
         [{ secretToken: 'mine' }, /^property secretToken should not exist$/],
       ];
       for (const [body, message] of webhooks) {

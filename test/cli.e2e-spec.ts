@@ -226,6 +226,7 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
         [['set-webhook', '@x', '--max-connections', '0'], /Expected an integer from 1 to 100/],
         [['set-webhook', '@x', '--max-connections', '101'], /Expected an integer from 1 to 100/],
         [['set-webhook', '@x', '--url', 'ftp://example.com'], /^error: option '--url <publicUrl>' argument/],
+        [['set-webhook', '@x', '--url', 'https://u:p@example.com'], /The URL must not contain credentials/],
         [['rotate-encryption-key', '--batch-size', '0'], /Expected an integer from 1 to 1000/],
         [['bots', 'add'], /^error: no token given/],
       ];

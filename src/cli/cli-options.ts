@@ -1,3 +1,5 @@
+import { webhookBaseUrlProblem } from '../bots/webhook-url';
+
 /**
  * Parsers of option values. They throw what commander recognises as an invalid argument, so a bad value ends as
  * commander's one-line usage error naming the option (`error: option '--max-connections <n>' argument 'abc' is
@@ -16,20 +18,10 @@ export function parseInteger(value: string, min: number, max: number): number {
   return Number(trimmed);
 }
 
-/** A public base URL: http(s), no query or fragment; trailing slashes dropped. */
+/** A public base URL (see webhookBaseUrlProblem); trailing slashes dropped. */
 export function parseBaseUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw new InvalidArgumentError('Expected an http(s) URL such as https://gateway.example.com.');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new InvalidArgumentError('Expected an http(s) URL such as https://gateway.example.com.');
-  }
-  if (url.search || url.hash || url.username || url.password) {
-    throw new InvalidArgumentError('The URL must not carry a query, a fragment or credentials.');
-  }
+  const problem = webhookBaseUrlProblem(value);
+  if (problem) throw new InvalidArgumentError(`The URL ${problem}, such as https://gateway.example.com.`);
   return value.trim().replace(/\/+$/, '');
 }
 

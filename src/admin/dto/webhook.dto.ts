@@ -1,17 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import {
-  ArrayMaxSize,
-  IsArray,
-  IsBoolean,
-  IsInt,
-  IsString,
-  IsUrl,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-} from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsInt, IsString, ValidateBy, Max, MaxLength, Min } from 'class-validator';
 import { WebhookStatus } from '../../bots/bot-admin.service';
+import { webhookBaseUrlProblem } from '../../bots/webhook-url';
 import { BotDto } from './bot.dto';
 import { Omittable } from './validation';
 
@@ -51,11 +41,14 @@ export class SetWebhookDto {
     description: 'Public base URL of the gateway, instead of PUBLIC_URL; /webhook/<token> is appended',
   })
   @Omittable()
-  @Matches(/^[^?#]*$/, { message: '$property must not contain a query or a fragment' })
-  @IsUrl(
-    { protocols: ['https', 'http'], require_protocol: true, require_tld: false },
-    { message: '$property must be an https or http URL' },
-  )
+  @ValidateBy({
+    name: 'isWebhookBaseUrl',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && webhookBaseUrlProblem(value) === null,
+      defaultMessage: (args) =>
+        `${args?.property ?? 'url'} ${typeof args?.value === 'string' ? (webhookBaseUrlProblem(args.value) ?? '') : 'must be an https or http URL'}`,
+    },
+  })
   url?: string;
 }
 
