@@ -124,11 +124,15 @@ export class TooManyRequestsError extends AppError {
   }
 }
 
-/** ioredis failures that mean "Redis is not reachable right now", not "this request or update is bad". */
+/**
+ * ioredis failures that mean "Redis is not reachable right now", not "this request or update is bad": the errors
+ * ioredis rejects commands with while its connection is down. Not bare socket errors (ECONNRESET, ETIMEDOUT, …):
+ * ioredis reports those as events and retries; as a rejection they come from elsewhere (a handler calling another
+ * service), and taking them for a Redis outage would retry that update forever without spending an attempt.
+ */
 export function isRedisUnavailable(error: unknown): boolean {
   return (
     error instanceof Error &&
-    (error.name === 'MaxRetriesPerRequestError' ||
-      /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE/.test(error.message))
+    (error.name === 'MaxRetriesPerRequestError' || /^(Connection is closed|Stream isn't writeable)/.test(error.message))
   );
 }
