@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import {
   baseEnv,
+  gatewayEnv,
   cpuWindow,
   dist,
   fmt,
@@ -26,6 +27,7 @@ import {
   here,
   load,
   loadBots,
+  nodeArgs,
   metricLabels,
   metricSum,
   positiveInt,
@@ -66,18 +68,9 @@ async function main() {
     const [apiPort, workerPort] = [await freePort(), await freePort()];
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const workerUrl = `http://127.0.0.1:${workerPort}`;
-    const gatewayEnv = {
-      ...baseEnv,
-      NODE_ENV: env.NODE_ENV ?? 'production',
-      LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
-      HOST: '127.0.0.1',
-      PORT: String(apiPort),
-      WORKER_PORT: String(workerPort),
-      PUBLIC_URL: apiUrl,
-      TELEGRAM_API_ROOT: telegramUrl,
-    };
+    const processEnv = gatewayEnv(apiPort, { WORKER_PORT: String(workerPort), TELEGRAM_API_ROOT: telegramUrl });
 
-    const api = startNode('drain-api', [join(dist, 'main-api.js')], gatewayEnv);
+    const api = startNode('drain-api', [join(dist, 'main-api.js')], processEnv);
     await waitForHttp(`${apiUrl}/health/ready`, api.entry);
     process.stdout.write(`${TAG}: filling the queues through the API for ${opts.duration} s... `);
     const fill = await load(apiUrl, opts.duration, {
@@ -91,8 +84,11 @@ async function main() {
     await stopChild(api.entry);
 
     await waitForIdle('worker', { seconds: opts.waitIdle, tag: TAG });
-    const nodeArgs = (env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-    const worker = startNode('drain-worker', [...nodeArgs, join(dist, 'main-worker.js')], gatewayEnv);
+    const worker = startNode(
+      'drain-worker',
+      [...nodeArgs('BENCH_WORKER_NODE_ARGS'), join(dist, 'main-worker.js')],
+      processEnv,
+    );
     await waitForHttp(`${workerUrl}/health/ready`, worker.entry);
     const pids = {
       worker: worker.entry.child.pid,

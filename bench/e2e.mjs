@@ -35,6 +35,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import {
   baseEnv,
+  gatewayEnv,
   cpuWindow,
   dist,
   fmt,
@@ -44,6 +45,7 @@ import {
   here,
   load as loadAt,
   loadBots,
+  nodeArgs,
   metricLabels,
   metricSum,
   positiveInt,
@@ -294,20 +296,11 @@ async function runGateway({ workers, telegram, redisPidOf }) {
   try {
     const apiPort = await freePort();
     const apiUrl = `http://127.0.0.1:${apiPort}`;
-    const gatewayEnv = {
-      ...baseEnv,
-      NODE_ENV: env.NODE_ENV ?? 'production',
-      LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
-      HOST: '127.0.0.1',
-      PORT: String(apiPort),
-      PUBLIC_URL: apiUrl,
-      TELEGRAM_API_ROOT: telegram.url,
-    };
-    const nodeArgs = (name) => (env[name] ?? '').split(/\s+/).filter(Boolean);
+    const processEnv = gatewayEnv(apiPort, { TELEGRAM_API_ROOT: telegram.url });
     const api = startNode(
       `${logName}-api`,
       [...nodeArgs('BENCH_API_NODE_ARGS'), join(dist, 'main-api.js')],
-      gatewayEnv,
+      processEnv,
     );
     started.push(api.entry);
     const ready = [waitForHttp(`${apiUrl}/health/ready`, api.entry)];
@@ -317,7 +310,7 @@ async function runGateway({ workers, telegram, redisPidOf }) {
       const worker = startNode(
         `${logName}-worker${i}`,
         [...nodeArgs('BENCH_WORKER_NODE_ARGS'), join(dist, 'main-worker.js')],
-        { ...gatewayEnv, WORKER_PORT: String(port) },
+        { ...processEnv, WORKER_PORT: String(port) },
       );
       started.push(worker.entry);
       workerProcs.push({ name: `worker${i}`, entry: worker.entry, url: `http://127.0.0.1:${port}` });

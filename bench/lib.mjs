@@ -1,5 +1,5 @@
-// Helpers shared by the benchmarks (bench/ingress.mjs, bench/e2e.mjs): paths and settings from the environment
-// bench/run.sh prepares, child processes (started, logged, stopped, listed in <run dir>/pids for run.sh's exit
+// Helpers shared by the benchmarks (bench/*.mjs): paths and settings from the environment
+// bench/run.sh prepares, the gateway processes' environment, child processes (started, logged, stopped, listed in <run dir>/pids for run.sh's exit
 // trap), free ports, readiness, CPU and memory from /proc, idle-machine detection, the load generator (autocannon
 // with a fresh Telegram update per request), Prometheus text parsing, Redis statistics and table formatting.
 import { spawn, execFileSync } from 'node:child_process';
@@ -26,6 +26,27 @@ mkdirSync(runDir, { recursive: true });
 /** The environment for child processes: ours without npm's variables. */
 export const baseEnv = { ...env };
 for (const key of Object.keys(baseEnv)) if (key.startsWith('npm_')) delete baseEnv[key];
+
+/**
+ * The environment of a gateway process under test (API or worker): the run's settings, production mode, warnings
+ * and up only, the API on 127.0.0.1:`apiPort` (also its PUBLIC_URL); `extra` adds or overrides variables.
+ */
+export function gatewayEnv(apiPort, extra = {}) {
+  return {
+    ...baseEnv,
+    NODE_ENV: env.NODE_ENV ?? 'production',
+    LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+    HOST: '127.0.0.1',
+    PORT: String(apiPort),
+    PUBLIC_URL: `http://127.0.0.1:${apiPort}`,
+    ...extra,
+  };
+}
+
+/** Extra `node` flags from a variable such as BENCH_API_NODE_ARGS ("--cpu-prof --cpu-prof-dir=…"). */
+export function nodeArgs(name) {
+  return (env[name] ?? '').split(/\s+/).filter(Boolean);
+}
 
 export function positiveInt(name, fallback, min = 1) {
   const raw = env[name];

@@ -53,6 +53,7 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import {
   baseEnv,
+  gatewayEnv,
   cpuWindow,
   dist,
   fmt,
@@ -331,26 +332,20 @@ async function startGateway(started) {
   const telegramUrl = JSON.parse(await telegram.line).url;
   const apiPort = await freePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const gatewayEnv = {
-    ...baseEnv,
-    NODE_ENV: env.NODE_ENV ?? 'production',
-    LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
-    HOST: '127.0.0.1',
-    PORT: String(apiPort),
-    PUBLIC_URL: apiUrl,
+  const processEnv = gatewayEnv(apiPort, {
     TELEGRAM_API_ROOT: telegramUrl,
     COMPLETED_JOB_RETENTION_SECONDS: String(opts.completedRetention),
     FAILED_JOB_RETENTION_SECONDS: String(opts.failedRetention),
     DEDUPE_TTL_SECONDS: String(opts.dedupeTtl),
-  };
-  const api = startNode('memory-api', [join(dist, 'main-api.js')], gatewayEnv);
+  });
+  const api = startNode('memory-api', [join(dist, 'main-api.js')], processEnv);
   started.push(api.entry);
   const ready = [waitForHttp(`${apiUrl}/health/ready`, api.entry)];
   const workers = [];
   for (let i = 0; i < opts.workers; i++) {
     const port = await freePort();
     const worker = startNode(`memory-worker-${i + 1}`, [join(dist, 'main-worker.js')], {
-      ...gatewayEnv,
+      ...processEnv,
       WORKER_PORT: String(port),
     });
     started.push(worker.entry);
@@ -789,16 +784,10 @@ async function botsPhase() {
     for (const target of targets) {
       const port = await freePort();
       target.url = `http://127.0.0.1:${port}`;
-      const apiEnv = {
-        ...baseEnv,
-        NODE_ENV: env.NODE_ENV ?? 'production',
-        LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        PUBLIC_URL: target.url,
+      const apiEnv = gatewayEnv(port, {
         BOT_CACHE_SIZE: String(target.cache),
         ...(target.ttlMs ? { BOT_CACHE_TTL_MS: String(target.ttlMs) } : {}),
-      };
+      });
       target.settings = {
         BOT_CACHE_SIZE: target.cache,
         BOT_CACHE_TTL_MS: target.ttlMs ?? env.BOT_CACHE_TTL_MS ?? 'default',
