@@ -14,8 +14,8 @@ export interface BotChange {
 /**
  * Tells every gateway process (API, workers, a CLI run) that a bot changed, over Redis pub/sub, so a disable,
  * a delete, a new token or a new secret takes effect everywhere at once. A process that may have missed messages
- * (its subscription was down) is told when it is back, and then refreshes its whole cache; and every cache entry
- * is checked against the registry every BOT_CACHE_TTL_MS anyway.
+ * (its subscription was down) is told when it is back, and then checks its whole cache against the registry, as it
+ * does every BOT_CACHE_TTL_MS anyway.
  */
 @Injectable()
 export class BotChangeBus implements OnModuleInit {

@@ -22,7 +22,7 @@ export interface RegisterBotInput {
  *
  * Keeping the caches right: a change made through the gateway is announced over Redis and dropped from every
  * process's caches at once. In case an announcement was lost, every BOT_CACHE_TTL_MS (and as soon as a lost
- * subscription is back) the versions (`updated_at`) of all cached bots are compared with the registry's, a few
+ * subscription is back) the versions (`updated_at`) of all cached bots are compared with the registry's,
  * 2,000 per query, and the entries that changed or were deleted are dropped. So a cached bot costs no query
  * per request and no query per entry and TTL: with 100,000 bots that is 50 small queries a minute
  * (~0.3 s of CPU), where a refresh per entry and TTL cost ~330 queries and decryptions a second.

@@ -64,12 +64,6 @@ export class VersionedCache<V> {
     return Array.from(this.entries.values(), (entry) => entry.value);
   }
 
-  clear(): void {
-    this.entries.clear();
-    this.misses.clear();
-    this.inflight.clear();
-  }
-
   get size(): number {
     return this.entries.size;
   }

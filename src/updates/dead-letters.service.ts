@@ -69,7 +69,7 @@ export class DeadLettersService {
   }
 
   /**
-   * Newest first (ties: job id descending, Redis' own order); `botId` filters by the gateway's bot id. Reads each
+   * Newest first (ties at the same millisecond: see compareNewestFirst); `botId` filters by the gateway's bot id. Reads each
    * partition's failed set from the cursor on, a chunk at a time, and merges them: a page costs about `limit`
    * entries per partition, not every dead letter, however deep the cursor.
    */
@@ -178,8 +178,11 @@ export class DeadLettersService {
   async purge(target: { id?: string; botId?: string }): Promise<number> {
     const entries = target.id ? [(await this.find(target.id)).entry] : await this.entries(target.botId);
     const byPartition = new Map<number, string[]>();
-    for (const { partition, jobId } of entries)
-      byPartition.set(partition, [...(byPartition.get(partition) ?? []), jobId]);
+    for (const { partition, jobId } of entries) {
+      const ids = byPartition.get(partition);
+      if (ids) ids.push(jobId);
+      else byPartition.set(partition, [jobId]);
+    }
     let count = 0;
     for (const [partition, jobIds] of byPartition) {
       const queue = this.producer.queues[partition];
@@ -245,7 +248,10 @@ export class DeadLettersService {
   }
 }
 
-/** The lists' order: newest first; at the same millisecond, by partition and job id descending. */
+/**
+ * The lists' order: newest first; at the same millisecond, by partition and then job id, both descending (within a
+ * partition that is the order ZREVRANGEBYSCORE returns, so each partition's reader is already sorted).
+ */
 function compareNewestFirst(a: Entry, b: Entry): number {
   if (a.failedAt !== b.failedAt) return b.failedAt - a.failedAt;
   if (a.partition !== b.partition) return b.partition - a.partition;

@@ -95,7 +95,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     const connection = coalesceWrites(this.redis.forWorker('worker'));
     // BullMQ gives each Worker a connection of its own, used both for its blocking wait and for its commands. Here
     // the blocking wait keeps a connection per partition, but the commands (take, finish, extend locks) of all
-    // partitions share one connection whose writes are coalesced per event-loop turn: one system call for many
+    // partitions share one connection whose writes are coalesced (see coalesceWrites): one system call for many
     // jobs instead of one per command, on both sides.
     const backend: BackendFactory<RedisQueueBackend> = (name, opts) =>
       createRedisBackend(name, { ...opts, connection }, { blocking: false, withBlockingConnection: true });

@@ -46,7 +46,7 @@ export class SetWebhookDto {
     validator: {
       validate: (value: unknown) => typeof value === 'string' && webhookBaseUrlProblem(value) === null,
       defaultMessage: (args) =>
-        `${args?.property ?? 'url'} ${typeof args?.value === 'string' ? (webhookBaseUrlProblem(args.value) ?? '') : 'must be an https or http URL'}`,
+        `${args?.property ?? 'url'} ${typeof args?.value === 'string' ? webhookBaseUrlProblem(args.value) : 'must be an https or http URL'}`,
     },
   })
   url?: string;
