@@ -1,6 +1,5 @@
-import { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UpdateJobData } from '../src/updates/update-queue';
+import { DeadLetterRecord } from '../src/updates/dead-letters.service';
 import { FakeTelegram, TelegramCall } from './support/fake-telegram';
 import { Harness, RegisteredBot, waitUntil } from './support/harness';
 import {
@@ -38,24 +37,19 @@ describe('workers and the shared dispatcher', () => {
     const before = sent(bot, chatId).length;
     for (const update of updates) {
       expect((await gw.deliver(bot, update)).status).toBe(200);
-      const job = await jobOf(bot, update.update_id);
-      expect(await job.getState()).toBe('completed');
+      expect(await doneOf(bot, update.update_id)).toBeUndefined();
     }
     return texts(sent(bot, chatId).slice(before));
   }
 
-  async function jobOf(bot: RegisteredBot, updateId: number) {
-    let found: Job<UpdateJobData> | undefined;
+  /** Waits until the update left its mailbox; its dead letter if it failed for good. */
+  async function doneOf(bot: RegisteredBot, updateId: number): Promise<DeadLetterRecord | undefined> {
     await waitUntil(
-      async () => {
-        const jobs = await gw.jobs(['completed', 'failed']);
-        found = jobs.find((j) => j.data.botId === bot.record.id && j.data.update.update_id === updateId);
-        return found !== undefined;
-      },
+      async () => !(await gw.queued(bot.record.id)).some((e) => e.update.update_id === updateId),
       10_000,
-      `job of update ${updateId} to finish`,
+      `update ${updateId} to be done`,
     );
-    return found!;
+    return (await gw.failed(bot.record.id)).find((r) => r.entry.update.update_id === updateId);
   }
 
   it('answers /start with a greeting, using the bot token from the registry', async () => {
@@ -157,12 +151,7 @@ describe('workers and the shared dispatcher', () => {
       futureKindUpdate(),
     ];
     for (const update of updates) expect((await gw.deliver(bot, update)).status).toBe(200);
-    for (const update of updates) {
-      const job = await jobOf(bot, update.update_id);
-      expect(job.finishedOn).toBeDefined();
-      expect(job.failedReason).toBeFalsy();
-      expect(job.attemptsMade).toBe(1);
-    }
+    for (const update of updates) expect(await doneOf(bot, update.update_id)).toBeUndefined();
     expect(gw.telegram.calls.filter((c) => c.token === bot.token)).toHaveLength(0);
   });
 
@@ -171,12 +160,11 @@ describe('workers and the shared dispatcher', () => {
     gw.telegram.fail('sendMessage', FakeTelegram.error(400, 'Bad Request: chat not found'));
     const update = textUpdate(alice, 'to nowhere');
     expect((await gw.deliver(bot, update)).status).toBe(200);
-    const job = await jobOf(bot, update.update_id);
-    expect(await job.getState()).toBe('failed');
-    expect(job.failedReason).toContain('chat not found');
-    expect(job.attemptsMade).toBe(1);
+    const dead = await doneOf(bot, update.update_id);
+    expect(dead?.reason).toContain('chat not found');
+    expect(dead?.entry.n).toBe(1);
     expect(sent(bot)).toHaveLength(1);
-    expect(job.failedReason).not.toContain(bot.token);
+    expect(dead?.reason).not.toContain(bot.token);
   });
 
   it('waits for retry_after on 429, then succeeds', async () => {
@@ -187,8 +175,7 @@ describe('workers and the shared dispatcher', () => {
     await gw.telegram.waitFor(() => sent(bot).length === 2, 10_000);
     const [first, second] = sent(bot);
     expect(second.at - first.at).toBeGreaterThanOrEqual(900);
-    const job = await jobOf(bot, update.update_id);
-    expect(await job.getState()).toBe('completed');
+    expect(await doneOf(bot, update.update_id)).toBeUndefined();
   });
 
   it('retries 5xx and network errors with backoff until Telegram answers', async () => {
@@ -198,25 +185,25 @@ describe('workers and the shared dispatcher', () => {
     const update = textUpdate(alice, 'eventually');
     expect((await gw.deliver(bot, update)).status).toBe(200);
     await gw.telegram.waitFor(() => sent(bot).length === 4, 15_000);
-    const job = await jobOf(bot, update.update_id);
-    expect(await job.getState()).toBe('completed');
-    const { logs } = await gw.queues.find((q) => q.name === job.queueName)!.getJobLogs(job.id!);
-    expect(logs).toHaveLength(3);
-    expect(logs[0]).toMatch(
-      /^Attempt 1 failed \(transient\): Telegram sendMessage failed: 502 Bad Gateway; retrying in \d+ ms$/,
+    expect(await doneOf(bot, update.update_id)).toBeUndefined();
+    const entryId = `${bot.record.id}-${update.update_id}`;
+    const attempts = gw.logs.filter((l) => l.includes(entryId) && l.includes('Attempt '));
+    expect(attempts).toHaveLength(3);
+    expect(attempts[0]).toMatch(
+      /Attempt 1 failed \(transient\): Telegram sendMessage failed: 502 Bad Gateway; retrying in \d+ ms/,
     );
   });
 
-  it('gives up after JOB_ATTEMPTS transient failures and keeps the job as failed', async () => {
+  it('gives up after JOB_ATTEMPTS transient failures and keeps it as a dead letter', async () => {
     const limited = await Harness.start({ role: 'all', env: { JOB_ATTEMPTS: '2' }, telegram: gw.telegram });
     try {
       const bot = await limited.registerBot();
       limited.telegram.fail('sendMessage', FakeTelegram.error(500, 'Internal Server Error'), 2);
       const update = textUpdate(alice, 'doomed');
       expect((await limited.deliver(bot, update)).status).toBe(200);
-      await waitUntil(async () => (await limited.jobs(['failed'])).length === 1, 10_000, 'the job to fail');
-      const [job] = await limited.jobs(['failed']);
-      expect(job.failedReason).toMatch(/^Gave up after 2 attempts: .*500/);
+      await waitUntil(async () => (await limited.failed()).length === 1, 10_000, 'the update to fail');
+      const [dead] = await limited.failed();
+      expect(dead.reason).toMatch(/^Gave up after 2 attempts: .*500/);
       expect(limited.telegram.callsOf('sendMessage', bot.token)).toHaveLength(2);
     } finally {
       await limited.close();

@@ -47,7 +47,7 @@ export interface AppConfig {
     negativeTtlMs: number;
   };
   queue: {
-    /** Number of partition queues; a chat always maps to the same one, and each runs one job at a time. */
+    /** Partition queues of the layout before 1.0: read only to move updates still queued there (upgrade). */
     partitions: number;
     dedupeTtlSeconds: number;
     attempts: number;
@@ -57,9 +57,20 @@ export interface AppConfig {
     failedRetentionSeconds: number;
   };
   worker: {
-    /** How long a worker's lock on a job lasts without renewal: a crashed worker's job is retried after it. */
+    /**
+     * How long a worker's heartbeat lasts without renewal: the conversations of a worker that died are run again by
+     * another after it.
+     */
     lockDurationMs: number;
+    /** Updates one worker process runs at once (each in a different conversation). */
+    concurrency: number;
+    /** Most updates of one bot a worker process runs at once; 0: no limit beyond the round robin between bots. */
+    botMaxInFlight: number;
+    /** Updates of one conversation a worker runs in a row before it hands the conversation back (fairness). */
+    batch: number;
   };
+  /** Longest Bot API call from a handler. */
+  telegramTimeoutMs: number;
   sessionTtlSeconds: number;
   shutdownTimeoutMs: number;
   /** Set when development keys were generated or loaded from the local keys file. */
@@ -299,11 +310,27 @@ export function loadConfig(env: Env = process.env): AppConfig {
       completedRetentionSeconds: r.int('COMPLETED_JOB_RETENTION_SECONDS', 3600, 0),
       failedRetentionSeconds: r.int('FAILED_JOB_RETENTION_SECONDS', 7 * 24 * 3600, 0),
     },
-    worker: { lockDurationMs: r.int('JOB_LOCK_MS', 15_000, 1000, 600_000) },
+    worker: {
+      lockDurationMs: r.int('JOB_LOCK_MS', 30_000, 1000, 600_000),
+      concurrency: r.int('WORKER_CONCURRENCY', 256, 1, 10_000),
+      botMaxInFlight: r.int('BOT_MAX_IN_FLIGHT', 0, 0, 10_000),
+      batch: r.int('CONVERSATION_BATCH', 10, 1, 1000),
+    },
+    telegramTimeoutMs: r.int('TELEGRAM_TIMEOUT_MS', 10_000, 100, 300_000),
     sessionTtlSeconds: r.int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 1),
-    shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100),
+    shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 15_000, 100),
     devKeysFile,
   };
+  // A worker starts no Bot API call that could outlive its heartbeat (see ConversationWorker), and a graceful
+  // shutdown lets the calls in flight finish.
+  if (config.worker.lockDurationMs < 2 * config.telegramTimeoutMs + 1000) {
+    r.problems.push('JOB_LOCK_MS must be at least 2 × TELEGRAM_TIMEOUT_MS + 1000');
+  }
+  if (config.shutdownTimeoutMs < config.telegramTimeoutMs + 2000) {
+    r.problems.push(
+      'SHUTDOWN_TIMEOUT_MS must be at least TELEGRAM_TIMEOUT_MS + 2000, so that no Bot API call is cut short',
+    );
+  }
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.redisPrefix)) {
     r.problems.push('REDIS_PREFIX must be 1-64 characters of [A-Za-z0-9_.-]');
   }

@@ -53,14 +53,20 @@ export class MetricsService {
 
   readonly queueDepth = new Gauge({
     name: 'tg_gateway_queue_jobs',
-    help: 'Jobs in the update queue by state (read when scraped)',
+    help: 'Updates by state: waiting in a mailbox, active (running), delayed (waiting to retry); read when scraped',
     labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly pausedBots = new Gauge({
+    name: 'tg_gateway_bots_in_flood_wait',
+    help: "Bots whose updates wait for the end of Telegram's flood control (429 retry_after); read when scraped",
     registers: [this.registry],
   });
 
   readonly deadLetters = new Gauge({
     name: 'tg_gateway_dead_letters',
-    help: 'Updates that failed for good and wait in the failed sets (read when scraped)',
+    help: 'Updates that failed for good (dead letters); read when scraped',
     registers: [this.registry],
   });
 

@@ -1,18 +1,18 @@
-import { Injectable } from '@nestjs/common';
-import { Job, Queue } from 'bullmq';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Update } from 'grammy/types';
+import { AppConfig } from '../config/config';
+import { APP_CONFIG } from '../config/config.module';
 import { BadRequestError, NotFoundError } from '../common/errors';
 import { withTimeout } from '../infra/database/prisma.service';
 import { RedisConnections } from '../infra/redis/redis.module';
 import { MetricsService } from '../metrics/metrics.service';
-import { REMOVE_FAILED_JOBS } from './job-removal';
-import { UpdateJobData, updateKind } from './update-queue';
-import { UpdateProducer } from './update.producer';
+import { DELETE_DEAD_LETTERS, REQUEUE_DEAD_LETTER } from './mailbox-scripts';
+import { MailboxEntry, updateKind } from './update-queue';
 
-/** Jobs removed per script call by a purge. */
-const PURGE_BATCH = 500;
+/** Dead letters deleted per script call. */
+const BATCH = 500;
 
-/** A failed update as operators see it. `id` is `<partition>.<job id>`. */
+/** A failed update as operators see it. */
 export interface DeadLetterView {
   id: string;
   botId: string;
@@ -25,235 +25,191 @@ export interface DeadLetterView {
 
 export interface DeadLetterDetail extends DeadLetterView {
   update: Update;
-  /** The job's log: one line per failed attempt. */
+  /** One line per failed attempt. */
   attempts: string[];
 }
 
-interface Entry {
-  partition: number;
-  jobId: string;
+/** A dead letter as stored (`<prefix>:dl:<id>`, JSON), indexed by time in `dls` and per bot in `dlb:<bot>`. */
+export interface DeadLetterRecord {
+  id: string;
+  botId: string;
+  /** The conversation key: a retry goes back to the end of that conversation. */
+  ck: string;
+  reason: string;
   failedAt: number;
+  entry: MailboxEntry;
 }
 
 /**
- * The dead letters: updates that failed for good (a Telegram 4xx, or every attempt used) sit in the failed sets of
- * the partition queues until FAILED_JOB_RETENTION_SECONDS. A failed update never blocks its chat: the partition
- * moves on as soon as it fails. A retry puts it at the end of its partition queue, behind its chat's newer updates:
- * an operator's retry is a new delivery, not a replay in the original order.
+ * The dead letters: updates that failed for good (a Telegram 4xx, every attempt used, the bot deleted, or twice
+ * interrupted by a dying worker). They are taken out of their conversation when they fail, so they never block it,
+ * and kept for FAILED_JOB_RETENTION_SECONDS. A retry puts the update at the end of its conversation, behind its newer
+ * updates: an operator's retry is a new delivery, not a replay in the original order.
  */
 @Injectable()
 export class DeadLettersService {
+  private readonly prefix: string;
+
   constructor(
-    private readonly producer: UpdateProducer,
     private readonly redis: RedisConnections,
     metrics: MetricsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
+    this.prefix = `${config.redisPrefix}:`;
     metrics.onScrape(async () => {
-      const perPartition = await withTimeout(
-        Promise.all(
-          this.producer.queues.map(async (queue) => {
-            const [count, oldest] = await Promise.all([
-              this.redis.general.zcard(queue.keys.failed),
-              this.redis.general.zrange(queue.keys.failed, '0', '0', 'WITHSCORES'),
-            ]);
-            return { count, oldest: oldest[1] === undefined ? Number.POSITIVE_INFINITY : Number(oldest[1]) };
-          }),
-        ),
+      const [count, oldest] = await withTimeout(
+        Promise.all([
+          this.redis.general.zcard(`${this.prefix}dls`),
+          this.redis.general.zrange(`${this.prefix}dls`, '0', '0', 'WITHSCORES'),
+        ]),
         1_000,
       );
-      const count = perPartition.reduce((sum, p) => sum + p.count, 0);
-      const oldest = Math.min(...perPartition.map((p) => p.oldest));
       metrics.deadLetters.set(count);
-      metrics.oldestDeadLetterAge.set(count === 0 ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
+      metrics.oldestDeadLetterAge.set(
+        oldest[1] === undefined ? 0 : Math.max(0, (Date.now() - Number(oldest[1])) / 1000),
+      );
     });
   }
 
-  /**
-   * Newest first (ties at the same millisecond: see compareNewestFirst); `botId` filters by the gateway's bot id. Reads each
-   * partition's failed set from the cursor on, a chunk at a time, and merges them: a page costs about `limit`
-   * entries per partition, not every dead letter, however deep the cursor.
-   */
+  /** Newest first (same millisecond: by id, descending); `botId` filters by the gateway's bot id. */
   async list(query: { botId?: string; cursor?: string; limit?: number }): Promise<{
     items: DeadLetterView[];
     nextCursor: string | null;
   }> {
     const limit = query.limit ?? 50;
-    const after = query.cursor ? await this.cursorEntry(query.cursor) : null;
-    const readers = this.producer.queues.map((queue, partition) =>
-      this.reader(queue, partition, after, query.botId, limit + 1),
-    );
-    const heads = await Promise.all(readers.map((reader) => reader.next()));
-    const entries: Entry[] = [];
-    while (entries.length <= limit) {
-      let best = -1;
-      heads.forEach((head, i) => {
-        if (head.done) return;
-        if (best < 0 || compareNewestFirst(head.value, heads[best].value as Entry) < 0) best = i;
-      });
-      if (best < 0) break;
-      entries.push(heads[best].value as Entry);
-      heads[best] = await readers[best].next();
+    const index = query.botId ? `${this.prefix}dlb:${query.botId}` : `${this.prefix}dls`;
+    let max = '+inf';
+    let after: { score: number; id: string } | null = null;
+    if (query.cursor) {
+      const score = await this.redis.general.zscore(index, query.cursor);
+      if (score === null)
+        throw new BadRequestError('cursor does not name a dead letter of this list', 'invalid_cursor');
+      after = { score: Number(score), id: query.cursor };
+      max = score;
     }
-    await Promise.all(readers.map((reader) => reader.return(undefined)));
-    const page = entries.slice(0, limit);
-    const jobs = await Promise.all(page.map((e) => this.job(e)));
-    // A job removed since the failed sets were read (retried, purged, expired) is left out.
-    const items = page.flatMap((entry, i) => (jobs[i] ? [this.view(entry, jobs[i])] : []));
-    return { items, nextCursor: entries.length > limit ? this.idOf(page[page.length - 1]) : null };
-  }
-
-  /** The entry a cursor (the id of the last item of the previous page) names, with its place in the failed set. */
-  private async cursorEntry(cursor: string): Promise<Entry> {
-    const match = /^(\d{1,4})\.(.+)$/.exec(cursor);
-    const queue = match ? this.producer.queues[Number(match[1])] : undefined;
-    const score = queue && match ? await this.redis.general.zscore(queue.keys.failed, match[2]) : null;
-    if (!match || score === null) {
-      throw new BadRequestError('cursor does not name a dead letter of this list', 'invalid_cursor');
-    }
-    return { partition: Number(match[1]), jobId: match[2], failedAt: Number(score) };
-  }
-
-  /** One partition's failed jobs after `after`, newest first, read `chunk` at a time. */
-  private async *reader(
-    queue: Queue<UpdateJobData>,
-    partition: number,
-    after: Entry | null,
-    botId: string | undefined,
-    chunk: number,
-  ): AsyncGenerator<Entry, void, undefined> {
-    const max = after ? String(after.failedAt) : '+inf';
-    for (let offset = 0; ; offset += chunk) {
+    const ids: string[] = [];
+    for (let offset = 0; ids.length <= limit; offset += limit + 1) {
       const flat = await this.redis.general.zrevrangebyscore(
-        queue.keys.failed,
+        index,
         max,
         '-inf',
         'WITHSCORES',
         'LIMIT',
         offset,
-        chunk,
+        limit + 1,
       );
       for (let i = 0; i < flat.length; i += 2) {
-        const entry = { partition, jobId: flat[i], failedAt: Number(flat[i + 1]) };
-        if (after && compareNewestFirst(entry, after) <= 0) continue;
-        // Job ids start with the bot id (see UpdateProducer), so a bot's dead letters are found by prefix.
-        if (botId && !entry.jobId.startsWith(`${botId}-`)) continue;
-        yield entry;
+        const score = Number(flat[i + 1]);
+        if (after && score === after.score && flat[i] >= after.id) continue;
+        ids.push(flat[i]);
       }
-      if (flat.length < chunk * 2) return;
+      if (flat.length < (limit + 1) * 2) break;
     }
+    const page = ids.slice(0, limit);
+    const records = await this.records(page);
+    // One removed since the index was read (retried, purged, expired) is left out.
+    const items = records.flatMap((r) => (r ? [view(r)] : []));
+    return { items, nextCursor: ids.length > limit ? page[page.length - 1] : null };
   }
 
   async get(id: string): Promise<DeadLetterDetail> {
-    const { entry, job } = await this.find(id);
-    const queue = this.producer.queues[entry.partition];
-    const { logs } = await queue.getJobLogs(job.id!);
-    return { ...this.view(entry, job), update: job.data.update, attempts: logs };
+    const record = await this.find(id);
+    return { ...view(record), update: record.entry.update, attempts: record.entry.log ?? [] };
   }
 
   async retry(id: string): Promise<DeadLetterView> {
-    const { entry, job } = await this.find(id);
-    // Taken before the retry, which clears the job's failure (reason, failedAt) in place.
-    const view = this.view(entry, job);
-    await job.retry('failed');
-    return view;
+    const record = await this.find(id);
+    if (!(await this.requeue(record))) throw notFound(id);
+    return view(record);
   }
 
   /** Retries every dead letter of a bot; returns how many. */
   async retryAll(botId: string): Promise<number> {
     let count = 0;
-    for (const entry of await this.entries(botId)) {
-      const job = await this.job(entry);
-      if (!job) continue;
-      await job.retry('failed');
-      count++;
-    }
-    return count;
-  }
-
-  /**
-   * Deletes dead letters: one (`id`), a bot's (`botId`), or all. Returns how many. One script call per partition and
-   * batch; each job's dedupe key stays until its TTL, so a late retry of a purged update by Telegram is still
-   * recognised as a duplicate rather than processed again.
-   */
-  async purge(target: { id?: string; botId?: string }): Promise<number> {
-    const entries = target.id ? [(await this.find(target.id)).entry] : await this.entries(target.botId);
-    const byPartition = new Map<number, string[]>();
-    for (const { partition, jobId } of entries) {
-      const ids = byPartition.get(partition);
-      if (ids) ids.push(jobId);
-      else byPartition.set(partition, [jobId]);
-    }
-    let count = 0;
-    for (const [partition, jobIds] of byPartition) {
-      const queue = this.producer.queues[partition];
-      const jobPrefix = queue.toKey('');
-      for (let i = 0; i < jobIds.length; i += PURGE_BATCH) {
-        const batch = jobIds.slice(i, i + PURGE_BATCH);
-        count += Number(await this.redis.general.eval(REMOVE_FAILED_JOBS, 1, queue.keys.failed, jobPrefix, ...batch));
+    const ids = await this.redis.general.zrange(`${this.prefix}dlb:${botId}`, '0', '-1');
+    for (let i = 0; i < ids.length; i += BATCH) {
+      for (const record of await this.records(ids.slice(i, i + BATCH))) {
+        if (record && (await this.requeue(record))) count++;
       }
     }
     return count;
   }
 
-  private async find(id: string): Promise<{ entry: Entry; job: Job<UpdateJobData> }> {
-    const match = /^(\d{1,4})\.(.+)$/.exec(id);
-    const partition = match ? Number(match[1]) : -1;
-    const queue = this.producer.queues[partition];
-    const job = queue && match ? await this.jobOf(queue, match[2]) : undefined;
-    if (!job || !(await job.isFailed()))
-      throw new NotFoundError(`No dead letter ${id.slice(0, 120)}`, 'dead_letter_not_found');
-    return { entry: { partition, jobId: job.id!, failedAt: job.finishedOn ?? 0 }, job };
+  /** Deletes dead letters: one (`id`), a bot's (`botId`), or all. Returns how many. Dedupe keys are kept. */
+  async purge(target: { id?: string; botId?: string }): Promise<number> {
+    if (target.id) {
+      const record = await this.find(target.id);
+      return this.delete([[record.id, record.botId]]);
+    }
+    const index = target.botId ? `${this.prefix}dlb:${target.botId}` : `${this.prefix}dls`;
+    let count = 0;
+    for (;;) {
+      const ids = await this.redis.general.zrange(index, '0', String(BATCH - 1));
+      if (ids.length === 0) return count;
+      const records = await this.records(ids);
+      // An index entry whose record is gone is removed with the bot id the index names (or, for `dls`, read back).
+      const pairs = ids.map((id, i): [string, string] => [id, records[i]?.botId ?? target.botId ?? '']);
+      count += await this.delete(pairs);
+      await this.redis.general.zrem(index, ...ids);
+    }
   }
 
-  /** Every failed job id with its time, newest first, read from the failed sets without loading the jobs. */
-  private async entries(botId?: string): Promise<Entry[]> {
-    const all = await Promise.all(
-      this.producer.queues.map(async (queue, partition) => {
-        const flat = await this.redis.general.zrevrange(queue.keys.failed, 0, -1, 'WITHSCORES');
-        const out: Entry[] = [];
-        for (let i = 0; i < flat.length; i += 2) {
-          const jobId = flat[i];
-          // Job ids start with the bot id (see UpdateProducer), so a bot's dead letters are found by prefix.
-          if (botId && !jobId.startsWith(`${botId}-`)) continue;
-          out.push({ partition, jobId, failedAt: Number(flat[i + 1]) });
-        }
-        return out;
-      }),
-    );
-    return all.flat().sort(compareNewestFirst);
+  /** Deletes the dead letters older than FAILED_JOB_RETENTION_SECONDS; returns how many. */
+  async sweep(): Promise<number> {
+    const cutoff = Date.now() - this.config.queue.failedRetentionSeconds * 1000;
+    let count = 0;
+    for (;;) {
+      const ids = await this.redis.general.zrangebyscore(
+        `${this.prefix}dls`,
+        '-inf',
+        String(cutoff),
+        'LIMIT',
+        0,
+        BATCH,
+      );
+      if (ids.length === 0) return count;
+      const records = await this.records(ids);
+      count += await this.delete(ids.map((id, i): [string, string] => [id, records[i]?.botId ?? '']));
+      await this.redis.general.zrem(`${this.prefix}dls`, ...ids);
+    }
   }
 
-  private job(entry: Entry): Promise<Job<UpdateJobData> | undefined> {
-    return this.jobOf(this.producer.queues[entry.partition], entry.jobId);
+  private async delete(pairs: [string, string][]): Promise<number> {
+    if (pairs.length === 0) return 0;
+    return Number(await this.redis.general.eval(DELETE_DEAD_LETTERS, 0, this.prefix, ...pairs.flat()));
   }
 
-  private async jobOf(queue: Queue<UpdateJobData>, jobId: string): Promise<Job<UpdateJobData> | undefined> {
-    return (await Job.fromId<UpdateJobData>(queue, jobId)) ?? undefined;
+  private async requeue(record: DeadLetterRecord): Promise<boolean> {
+    const entry: MailboxEntry = { id: record.entry.id, at: Date.now(), update: record.entry.update };
+    const args = [this.prefix, record.id, record.botId, record.ck, JSON.stringify(entry)];
+    return Number(await this.redis.general.eval(REQUEUE_DEAD_LETTER, 0, ...args)) === 1;
   }
 
-  private idOf(entry: Entry): string {
-    return `${entry.partition}.${entry.jobId}`;
+  private async find(id: string): Promise<DeadLetterRecord> {
+    const record = id.length <= 200 ? (await this.records([id]))[0] : null;
+    if (!record) throw notFound(id);
+    return record;
   }
 
-  private view(entry: Entry, job: Job<UpdateJobData>): DeadLetterView {
-    return {
-      id: this.idOf(entry),
-      botId: job.data.botId,
-      updateId: job.data.update.update_id,
-      kind: updateKind(job.data.update),
-      reason: job.failedReason ?? '',
-      acceptedAt: job.data.acceptedAt ? new Date(job.data.acceptedAt).toISOString() : null,
-      failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
-    };
+  private async records(ids: string[]): Promise<(DeadLetterRecord | null)[]> {
+    if (ids.length === 0) return [];
+    const raws = await this.redis.general.mget(ids.map((id) => `${this.prefix}dl:${id}`));
+    return raws.map((raw) => (raw ? (JSON.parse(raw) as DeadLetterRecord) : null));
   }
 }
 
-/**
- * The lists' order: newest first; at the same millisecond, by partition and then job id, both descending (within a
- * partition that is the order ZREVRANGEBYSCORE returns, so each partition's reader is already sorted).
- */
-function compareNewestFirst(a: Entry, b: Entry): number {
-  if (a.failedAt !== b.failedAt) return b.failedAt - a.failedAt;
-  if (a.partition !== b.partition) return b.partition - a.partition;
-  return a.jobId < b.jobId ? 1 : a.jobId > b.jobId ? -1 : 0;
+function notFound(id: string): NotFoundError {
+  return new NotFoundError(`No dead letter ${id.slice(0, 120)}`, 'dead_letter_not_found');
+}
+
+function view(record: DeadLetterRecord): DeadLetterView {
+  return {
+    id: record.id,
+    botId: record.botId,
+    updateId: record.entry.update.update_id,
+    kind: updateKind(record.entry.update),
+    reason: record.reason,
+    acceptedAt: record.entry.at ? new Date(record.entry.at).toISOString() : null,
+    failedAt: new Date(record.failedAt).toISOString(),
+  };
 }

@@ -3,6 +3,7 @@ import { Composer, Context, session } from 'grammy';
 import type { Redis } from 'ioredis';
 import { GatewayContext, SessionData } from '../handlers/context';
 import { features } from '../handlers/features';
+import { leaseGuards } from './lease-guard';
 
 /**
  * The session key includes the bot's Telegram id: grammY's default (the chat id alone) would let two bots
@@ -34,6 +35,18 @@ export function createDispatcher(options: DispatcherOptions): Composer<GatewayCo
       getSessionKey: sessionKey,
     }),
   );
+  // Inside the session middleware: every Bot API call checks first that this worker still holds the conversation, and
+  // so does the session write, which grammY makes once this middleware has returned.
+  dispatcher.use(async (ctx, next) => {
+    const guard = leaseGuards.get(ctx.update);
+    if (!guard) return next();
+    ctx.api.config.use((prev, method, payload, signal) => {
+      guard.check();
+      return prev(method, payload, signal);
+    });
+    await next();
+    guard.check();
+  });
   dispatcher.use(...features);
   return dispatcher;
 }

@@ -1,22 +1,16 @@
+import { Context } from 'grammy';
 import type { Update } from 'grammy/types';
 
-export const UPDATE_JOB = 'update';
-
-/** A queued update. Never carries the token: workers look the bot up by id. */
-export interface UpdateJobData {
-  botId: string;
-  update: Update;
+/** An update as it waits in its conversation's mailbox (JSON). Never carries the token: workers look the bot up. */
+export interface MailboxEntry {
+  /** `<bot id>-<update_id>`: names the update in logs and dead letters. */
+  id: string;
   /** When the webhook accepted it (ms since epoch). */
-  acceptedAt: number;
-}
-
-/** The queue of partition `index`: `updates-0` … `updates-<n-1>` (BullMQ queue names may not contain ':'). */
-export function partitionQueueName(index: number): string {
-  return `updates-${index}`;
-}
-
-export function partitionQueueNames(partitions: number): string[] {
-  return Array.from({ length: partitions }, (_, i) => partitionQueueName(i));
+  at: number;
+  /** Failed attempts so far, and one line per failed attempt (shown with dead letters). */
+  n?: number;
+  log?: string[];
+  update: Update;
 }
 
 /** The update kind: the one field of an update besides update_id (e.g. "message", "callback_query"). */
@@ -29,18 +23,38 @@ type Payload = {
   chat?: { id: number };
   from?: { id: number };
   user?: { id: number };
-  message?: { chat?: { id: number } };
   id?: string;
   poll_id?: string;
 };
 
 /**
- * What an update must stay in order with — the same unit Telegram itself delivers sequentially: the chat for
- * messages, posts, edits, member and reaction updates; the user for callback, inline and payment queries
- * (Telegram queues those per user); the poll for poll updates. Updates with none of these (unknown kinds
- * included) are ordered with nothing but their own bot's other such updates.
+ * The conversation an update belongs to: what it must stay in order with, and never run at the same time as.
+ * The chat whenever the update has one (grammY's `ctx.chat`, so a callback query's message chat counts), else the
+ * user (`ctx.from`), else the poll, else the bot. The session key (`sessionKey` in dispatcher.ts) is built from the
+ * same `ctx.chat` and `ctx.from`, so two updates that share a session always share a conversation. Kinds grammY
+ * does not know yet fall back to their payload's `chat`, `from` or `user`.
  */
-export function orderingKey(update: Update): string {
+export function conversationKey(update: Update): string {
+  const ctx = new Context(update, undefined as never, undefined as never);
+  const payload = (update as unknown as Record<string, Payload | undefined>)[updateKind(update)];
+  const chat = ctx.chat?.id ?? payload?.chat?.id;
+  if (chat !== undefined) return `c${chat}`;
+  const user = ctx.from?.id ?? payload?.from?.id ?? payload?.user?.id;
+  if (user !== undefined) return `u${user}`;
+  const poll = payload?.id ?? payload?.poll_id;
+  if (typeof poll === 'string' && updateKind(update).startsWith('poll')) return `p${poll}`;
+  return 'b';
+}
+
+/* ---- The layout before 1.0 (64 BullMQ partition queues): kept only to move what is still queued there. ---- */
+
+/** The queue of partition `index` in the old layout: `updates-0` … `updates-<n-1>`. */
+export function partitionQueueName(index: number): string {
+  return `updates-${index}`;
+}
+
+/** The old ordering key (callback and inline queries by user): only to find an old dedupe key's partition. */
+function legacyOrderingKey(update: Update): string {
   const kind = updateKind(update);
   const payload = (update as unknown as Record<string, Payload | undefined>)[kind];
   switch (kind) {
@@ -65,7 +79,6 @@ export function orderingKey(update: Update): string {
   return 'bot';
 }
 
-/** FNV-1a: a fast, stable hash, so a chat always lands in the same partition in every process. */
 function fnv1a(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
@@ -75,6 +88,7 @@ function fnv1a(text: string): number {
   return hash >>> 0;
 }
 
-export function partitionOf(botId: string, update: Update, partitions: number): number {
-  return fnv1a(`${botId}|${orderingKey(update)}`) % partitions;
+/** The partition an update went to in the old layout (its dedupe key lives there for 25 h after the upgrade). */
+export function legacyPartitionOf(botId: string, update: Update, partitions: number): number {
+  return fnv1a(`${botId}|${legacyOrderingKey(update)}`) % partitions;
 }

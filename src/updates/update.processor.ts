@@ -1,14 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import {
-  BackendFactory,
-  createRedisBackend,
-  Job,
-  RedisQueueBackend,
-  UnrecoverableError,
-  WaitingError,
-  Worker,
-} from 'bullmq';
 import { Bot, Composer } from 'grammy';
+import type { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { BotRegistryService } from '../bots/bot-registry.service';
@@ -16,43 +9,91 @@ import { WorkerBot } from '../bots/bot.types';
 import { evict } from '../bots/versioned-cache';
 import { serializeError } from '../common/logger';
 import { GatewayContext } from '../handlers/context';
-import { coalesceWrites } from '../infra/redis/coalesce-writes';
 import { RedisConnections } from '../infra/redis/redis.module';
 import { MetricsService } from '../metrics/metrics.service';
 import { createTelegramFetch } from '../telegram/telegram-fetch';
 import { createDispatcher } from './dispatcher';
+import { LegacyQueueMigration } from './legacy-migration';
+import { FloodWaitError, LeaseLostError, leaseGuards } from './lease-guard';
+import { ACK, CLAIM, DEFER, HEARTBEAT, HOUSEKEEP, UNREGISTER } from './mailbox-scripts';
 import { classifyFailure, Failure } from './telegram-errors';
-import { UpdateJobData, updateKind } from './update-queue';
-import { UpdateProducer } from './update.producer';
+import { MailboxEntry, updateKind } from './update-queue';
 
-/** Time a grammY API call may take before it counts as a network failure. */
-const TELEGRAM_TIMEOUT_SECONDS = 25;
+/** An update interrupted this often by workers that died (it may be what kills them) goes to the dead letters. */
+const MAX_STALLS = 2;
+/** A worker that stopped hearing from Redis stops acting this long before its heartbeat can expire there. */
+const SAFETY_MARGIN_MS = 1_000;
+
+type MailboxRedis = Redis & {
+  tgwClaim(...args: (string | number)[]): Promise<-1 | [string, string, string, number, string[]][]>;
+  tgwAck(...args: (string | number)[]): Promise<(number | string)[]>;
+  tgwDefer(...args: (string | number)[]): Promise<number>;
+  tgwHeartbeat(...args: (string | number)[]): Promise<number>;
+  tgwHousekeep(...args: (string | number)[]): Promise<[number, number, number]>;
+  tgwUnregister(...args: (string | number)[]): Promise<number>;
+};
+
+/** A conversation this worker holds: its lease in Redis and its mailbox's head entry. */
+interface Held {
+  conv: string;
+  bot: string;
+  lease: string;
+  /** The head entry (JSON), or null once the worker is done with the conversation. */
+  head: string | null;
+  /** Updates it may still run in a row before handing the conversation back (CONVERSATION_BATCH). */
+  budget: number;
+  stalls: number;
+  /** The worker incarnation that claimed it (see `retire`). */
+  generation: number;
+}
+
+type Outcome = 'next' | 'stop';
 
 /**
- * Consumes the partition queues and runs each update through the shared dispatcher.
+ * Runs the conversations' mailboxes (see docs/architecture.md, "The update pipeline"). Up to WORKER_CONCURRENCY
+ * conversations at once, each one update at a time in the order accepted; bots are served round robin. A failed
+ * update waits in Redis (delayed set, or its bot's flood wait) without holding a slot; a conversation held by a
+ * worker that died runs again, from its interrupted update, once that worker's heartbeat has expired.
  *
- * Order: each partition queue has a global concurrency of 1 and a chat always maps to the same partition, so a
- * chat's updates run one at a time, in the order they were accepted, whichever worker process takes them. For
- * the same reason a failed update is retried inside its job (backoff, or Telegram's retry_after) instead of
- * through BullMQ's delayed set, where the chat's next update would overtake it: a failing update holds back its
- * partition for at most its retry budget, then goes to the failed set (dead letters) and the partition moves on.
+ * No two workers ever run one conversation at once, even across a long Redis outage: a worker acts for its
+ * conversations (starts an update, calls the Bot API, writes a session) only while its last confirmed heartbeat
+ * leaves more than a Bot API call's timeout before the heartbeat could expire in Redis. Past that it retires its
+ * identity: its conversations are taken over only after the expiry, by which time it has stopped.
  */
 @Injectable()
 export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(UpdateProcessor.name);
   private readonly dispatcher: Composer<GatewayContext>;
-  private readonly workers: Worker<UpdateJobData>[] = [];
-  /** grammY bots by bot id, reused across updates (least recently used first out); rebuilt when the token changes. */
   private readonly grammyBots = new Map<string, { token: string; bot: Bot<GatewayContext> }>();
   private readonly fetch = createTelegramFetch();
-  private readonly sleepers = new Set<() => void>();
+  private readonly redis: MailboxRedis;
+  private readonly wakeConnection: Redis;
+  private readonly prefix: string;
+  private readonly heartbeatEveryMs: number;
+
+  private workerId = '';
+  private generation = 0;
+  /** When the last heartbeat that Redis confirmed was sent. */
+  private lastBeatAt = 0;
+  private registered = false;
   private closing = false;
-  private starting?: Promise<void>;
+  private inFlight = 0;
+  private readonly inFlightByBot = new Map<string, number>();
+  /** Flood waits this process learnt of (bot id → until, ms): calls are refused locally until then. */
+  private readonly floodUntil = new Map<string, number>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private housekeepTimer?: NodeJS.Timeout;
+  private wakeLoop?: () => void;
+  private wakeScheduled = false;
+  private signal?: Promise<void>;
+  private loop?: Promise<void>;
+  private readonly running = new Set<Promise<void>>();
+  private readonly sleepers = new Set<() => void>();
 
   constructor(
     private readonly registry: BotRegistryService,
-    private readonly producer: UpdateProducer,
-    private readonly redis: RedisConnections,
+    private readonly migration: LegacyQueueMigration,
+    redis: RedisConnections,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -61,131 +102,371 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
       redisPrefix: config.redisPrefix,
       sessionTtlSeconds: config.sessionTtlSeconds,
     });
+    this.prefix = `${config.redisPrefix}:`;
+    const commands = redis.forCommands('worker');
+    for (const [name, lua] of Object.entries({
+      tgwClaim: CLAIM,
+      tgwAck: ACK,
+      tgwDefer: DEFER,
+      tgwHeartbeat: HEARTBEAT,
+      tgwHousekeep: HOUSEKEEP,
+      tgwUnregister: UNREGISTER,
+    })) {
+      commands.defineCommand(name, { numberOfKeys: 0, lua });
+    }
+    this.redis = commands as MailboxRedis;
+    this.wakeConnection = redis.forWorker('worker-wake');
+    this.heartbeatEveryMs = Math.max(200, Math.floor(config.worker.lockDurationMs / 6));
   }
 
   onApplicationBootstrap() {
     // In the background: a worker started while Redis is away must not hold up the process (health, metrics).
-    this.starting = this.start();
+    this.loop = this.start().catch((error: unknown) =>
+      this.logger.error({ msg: 'Update worker stopped', err: serializeError(error) }),
+    );
   }
 
   // Runs before the HTTP server and the connections close (see bootstrap.ts).
   async beforeApplicationShutdown() {
     this.closing = true;
     for (const wake of this.sleepers) wake();
-    await this.starting?.catch(() => undefined);
-    // Waits for the jobs in progress; a job waiting to retry goes back to the head of its partition.
-    await Promise.all(this.workers.map((worker) => worker.close()));
+    this.wakeLoop?.();
+    this.wakeConnection.disconnect();
+    // Each conversation stops after the update it is running (no Bot API call is cut short) and is handed back.
+    await this.loop;
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    for (const timer of this.timers) clearInterval(timer);
+    clearTimeout(this.housekeepTimer);
+    if (this.registered) await this.redis.tgwUnregister(this.prefix, this.workerId).catch(() => undefined);
   }
 
   private async start(): Promise<void> {
-    // Global concurrency 1 is what keeps a partition (and so each chat) sequential across processes; no worker
-    // may consume before it is set.
+    await this.migration.run(() => this.closing);
+    if (this.closing) return;
+    await this.register();
+    this.timers.push(setInterval(() => void this.heartbeat(), this.heartbeatEveryMs));
+    this.scheduleHousekeeping(0);
+    this.logger.log(`Running up to ${this.config.worker.concurrency} conversations at once`);
+    await this.claimLoop();
+  }
+
+  /** A new identity in Redis; retried while Redis is away. */
+  private async register(): Promise<void> {
     for (let attempt = 0; !this.closing; attempt++) {
+      const id = `${Date.now().toString(36)}${randomBytes(6).toString('hex')}`;
+      const sentAt = Date.now();
       try {
-        await Promise.all(this.producer.queues.map((queue) => queue.setGlobalConcurrency(1)));
-        break;
+        const ok = await this.redis.tgwHeartbeat(this.prefix, id, 'new', this.config.worker.lockDurationMs);
+        if (ok === 1) {
+          this.workerId = id;
+          this.lastBeatAt = sentAt;
+          this.registered = true;
+          return;
+        }
       } catch (error) {
         if (attempt === 0)
-          this.logger.warn({ msg: 'Redis unavailable; workers start when it is back', err: serializeError(error) });
-        await this.sleep(1_000);
+          this.logger.warn({ msg: 'Redis unavailable; the worker starts when it is back', err: serializeError(error) });
       }
+      await this.sleep(1_000);
     }
-    if (this.closing) return;
-    const { lockDurationMs } = this.config.worker;
-    const connection = coalesceWrites(this.redis.forWorker('worker'));
-    // BullMQ gives each Worker a connection of its own, used both for its blocking wait and for its commands. Here
-    // the blocking wait keeps a connection per partition, but the commands (take, finish, extend locks) of all
-    // partitions share one connection whose writes are coalesced (see coalesceWrites): one system call for many
-    // jobs instead of one per command, on both sides.
-    const backend: BackendFactory<RedisQueueBackend> = (name, opts) =>
-      createRedisBackend(name, { ...opts, connection }, { blocking: false, withBlockingConnection: true });
-    for (const queue of this.producer.queues) {
-      const worker = new Worker<UpdateJobData>(
-        queue.name,
-        (job, token) => this.process(job, token),
-        {
-          connection,
-          prefix: this.config.redisPrefix,
-          concurrency: 1,
-          lockDuration: lockDurationMs,
-          stalledInterval: lockDurationMs,
-          // A job whose worker died twice in a row (a poison update crashing the process) ends in the failed set.
-          maxStalledCount: 2,
-        },
-        backend,
-      );
-      worker.on('failed', (job, error) => {
-        if (!job || error instanceof WaitingError) return;
-        this.logger.warn({
-          msg: 'Update failed; kept in the failed set',
-          jobId: job.id,
-          botId: job.data.botId,
-          updateId: job.data.update.update_id,
-          reason: error.message,
-        });
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (!this.registered) return;
+    const id = this.workerId;
+    const sentAt = Date.now();
+    try {
+      const ok = await this.redis.tgwHeartbeat(this.prefix, id, 'renew', this.config.worker.lockDurationMs);
+      if (id !== this.workerId) return;
+      if (ok === 1) this.lastBeatAt = sentAt;
+      else this.retire('its heartbeat expired in Redis');
+    } catch {
+      // Redis away: `mayAct` turns false once the last confirmed heartbeat is too old, and the worker retires then.
+      if (!this.mayAct(0)) this.retire('Redis has been unreachable for longer than JOB_LOCK_MS allows');
+    }
+  }
+
+  /**
+   * Whether this worker may still start something that lasts up to `durationMs` for the conversations it holds:
+   * its heartbeat, as last confirmed by Redis, must outlast it (less a margin for clock drift).
+   */
+  private mayAct(durationMs: number): boolean {
+    return Date.now() + durationMs < this.lastBeatAt + this.config.worker.lockDurationMs - SAFETY_MARGIN_MS;
+  }
+
+  /**
+   * Gives up this worker's identity: every conversation it holds stops at its next step, and is run again by
+   * whichever worker finds the heartbeat expired. A new identity is registered when Redis answers.
+   */
+  private retire(why: string): void {
+    if (!this.registered) return;
+    this.logger.warn({ msg: 'Worker identity retired; its conversations will be taken over', reason: why });
+    this.registered = false;
+    this.generation++;
+    void this.register().then(() => this.wakeLoop?.());
+  }
+
+  private async claimLoop(): Promise<void> {
+    const { concurrency, botMaxInFlight, batch } = this.config.worker;
+    while (!this.closing) {
+      const free = concurrency - this.inFlight;
+      if (free <= 0 || !this.registered || !this.mayAct(this.config.telegramTimeoutMs)) {
+        await this.waitForWake(1_000);
+        continue;
+      }
+      const skip =
+        botMaxInFlight > 0 ? [...this.inFlightByBot].filter(([, n]) => n >= botMaxInFlight).map(([bot]) => bot) : [];
+      let claimed: Awaited<ReturnType<MailboxRedis['tgwClaim']>>;
+      const generation = this.generation;
+      try {
+        claimed = await this.redis.tgwClaim(this.prefix, this.workerId, '', free, 1, ...skip);
+      } catch {
+        await this.sleep(500);
+        continue;
+      }
+      if (claimed === -1) {
+        if (generation === this.generation) this.retire('its heartbeat expired in Redis');
+        continue;
+      }
+      for (const [bot, ck, lease, stalls, entries] of claimed) {
+        const head = entries[0] ?? null;
+        this.hold({ conv: `${bot}\n${ck}`, bot, lease, head, budget: batch, stalls: Number(stalls), generation });
+      }
+      if (claimed.length === 0) await this.waitForSignal();
+    }
+  }
+
+  /** Sleeps until a conversation becomes ready somewhere (a token on P:sig), a slot frees up, or 1 s passed. */
+  private async waitForSignal(): Promise<void> {
+    const slot = this.waitForWake(1_000);
+    // One BLPOP at a time: a second one would queue behind the first on the connection, and the token that wakes
+    // the first would be lost to a loop no longer waiting for it.
+    this.signal ??= this.wakeConnection
+      .blpop(`${this.prefix}sig`, 1)
+      .then(
+        () => undefined,
+        () => void this.sleep(500),
+      )
+      .finally(() => (this.signal = undefined));
+    await Promise.race([slot, this.signal]);
+  }
+
+  private waitForWake(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        if (self.wakeLoop === done) self.wakeLoop = undefined;
+        resolve();
+      }
+      this.wakeLoop = done;
+    });
+  }
+
+  /** Wakes the claim loop once the replies being processed now have all been handled (one claim for many slots). */
+  private slotFreed(): void {
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      this.wakeLoop?.();
+    });
+  }
+
+  private hold(held: Held): void {
+    this.inFlight++;
+    this.inFlightByBot.set(held.bot, (this.inFlightByBot.get(held.bot) ?? 0) + 1);
+    const run = this.runConversation(held)
+      .catch((error: unknown) => this.logger.error({ msg: 'Conversation failed', err: serializeError(error) }))
+      .finally(() => {
+        this.running.delete(run);
+        this.inFlight--;
+        const left = (this.inFlightByBot.get(held.bot) ?? 1) - 1;
+        if (left > 0) this.inFlightByBot.set(held.bot, left);
+        else this.inFlightByBot.delete(held.bot);
+        this.slotFreed();
       });
-      worker.on('error', (error) => this.logger.error({ msg: 'Worker error', err: serializeError(error) }));
-      this.workers.push(worker);
-    }
-    this.logger.log(`Consuming ${this.workers.length} partition queues`);
+    this.running.add(run);
   }
 
-  async process(job: Job<UpdateJobData>, token?: string): Promise<void> {
+  private async runConversation(held: Held): Promise<void> {
+    while (held.head !== null) {
+      if ((await this.runHead(held, held.head)) === 'stop') return;
+    }
+  }
+
+  /** Runs the conversation's head update until it is done or waits elsewhere. */
+  private async runHead(held: Held, raw: string): Promise<Outcome> {
+    const entry = JSON.parse(raw) as MailboxEntry;
+    if (held.stalls >= MAX_STALLS) {
+      this.metrics.updatesFailed.inc({ kind: 'permanent' });
+      return this.finish(held, raw, entry, `Interrupted ${held.stalls} times by a worker that stopped; not retried`);
+    }
     const { attempts, backoffMs, backoffMaxMs } = this.config.queue;
-    let outageWaits = 0;
-    for (let attempt = 1; ; attempt++) {
-      const failure = await this.attempt(job.data);
+    for (let outageWaits = 0; ;) {
+      if (this.closing) return this.defer(held, raw, raw, 'release', 0);
+      if (!this.holds(held)) return 'stop';
+      const failure = await this.attempt(held, entry);
       if (!failure) {
-        this.metrics.updatesProcessed.inc({ kind: updateKind(job.data.update) });
-        return;
+        this.metrics.updatesProcessed.inc({ kind: updateKind(entry.update) });
+        return this.finish(held, raw, entry, null);
       }
+      if (failure.kind === 'lost') return 'stop';
       this.metrics.updatesFailed.inc({ kind: failure.kind });
-      if (failure.kind === 'permanent') {
-        await this.logAttempt(job, `Attempt ${attempt} failed (permanent): ${failure.reason}; not retried`);
-        throw new UnrecoverableError(failure.reason);
-      }
-      let waitMs: number;
       if (failure.kind === 'unavailable') {
-        // Our own Redis or Postgres is away: wait for it as long as it takes, without spending an attempt.
-        attempt--;
-        waitMs = Math.min(backoffMs * 2 ** outageWaits++, 5_000);
-      } else {
-        if (attempt >= attempts) {
-          await this.logAttempt(job, `Attempt ${attempt} failed (${failure.kind}): ${failure.reason}; giving up`);
-          throw new UnrecoverableError(`Gave up after ${attempt} attempts: ${failure.reason}`);
-        }
-        waitMs =
-          failure.kind === 'rate_limited'
-            ? failure.retryAfterMs
-            : Math.min(backoffMs * 2 ** (attempt - 1), backoffMaxMs);
-        await this.logAttempt(
-          job,
-          `Attempt ${attempt} failed (${failure.kind}): ${failure.reason}; retrying in ${waitMs} ms`,
-        );
+        // Our own Redis or Postgres is away: wait for it without spending an attempt, as long as we hold on.
+        await this.sleep(Math.min(backoffMs * 2 ** outageWaits++, 5_000));
+        continue;
       }
-      if (!(await this.sleep(waitMs))) {
-        // Shutting down: hand the job back to the head of its partition rather than sit on it.
-        await job.moveToWait(token);
-        throw new WaitingError();
+      if (failure.kind === 'disabled') {
+        // Disabled: its updates stay queued, untouched, until it is enabled again (or deleted: then dead letters).
+        return this.defer(held, raw, raw, 'pause', Date.now() + 5_000);
       }
+      const n = (entry.n ?? 0) + 1;
+      const final = failure.kind === 'permanent' || n >= attempts;
+      const line = final
+        ? `Attempt ${n} failed (${failure.kind}): ${failure.reason}; ${failure.kind === 'permanent' ? 'not retried' : 'giving up'}`
+        : null;
+      const updated: MailboxEntry = { ...entry, n, log: [...(entry.log ?? [])] };
+      const logLine = (text: string) => {
+        updated.log!.push(text);
+        this.logger.warn({ msg: text, entryId: entry.id });
+      };
+      if (final) {
+        logLine(line!);
+        const reason = failure.kind === 'permanent' ? failure.reason : `Gave up after ${n} attempts: ${failure.reason}`;
+        this.logger.warn({ msg: 'Update failed; kept in the dead letters', entryId: entry.id, reason });
+        return this.finish(held, raw, updated, reason);
+      }
+      if (failure.kind === 'rate_limited') {
+        const until = Date.now() + failure.retryAfterMs;
+        if ((this.floodUntil.get(held.bot) ?? 0) < until) this.floodUntil.set(held.bot, until);
+        logLine(`Attempt ${n} failed (rate_limited): ${failure.reason}; the bot waits ${failure.retryAfterMs} ms`);
+        return this.defer(held, raw, JSON.stringify(updated), 'pause', until);
+      }
+      const waitMs = Math.min(backoffMs * 2 ** (n - 1), backoffMaxMs);
+      logLine(`Attempt ${n} failed (${failure.kind}): ${failure.reason}; retrying in ${waitMs} ms`);
+      return this.defer(held, raw, JSON.stringify(updated), 'delay', Date.now() + waitMs);
     }
   }
 
-  /** One line per failed attempt in the job's log (shown with dead letters). Best effort: it must not fail the job. */
-  private async logAttempt(job: Job<UpdateJobData>, line: string): Promise<void> {
-    await job.log(line).catch(() => undefined);
+  /** Whether this worker may start work for the conversation now. */
+  private holds(held: Held): boolean {
+    if (held.generation !== this.generation) return false;
+    if (this.mayAct(this.config.telegramTimeoutMs)) return true;
+    if (!this.mayAct(0)) this.retire('Redis has been unreachable for longer than JOB_LOCK_MS allows');
+    return false;
   }
 
   /** Runs the update once; the failure, if any, classified. */
-  private async attempt({ botId, update }: UpdateJobData): Promise<Failure | null> {
+  private async attempt(
+    held: Held,
+    entry: MailboxEntry,
+  ): Promise<Failure | { kind: 'lost' } | { kind: 'disabled' } | null> {
     try {
-      const bot = await this.registry.findForWorker(botId);
+      const bot = await this.registry.findForWorker(held.bot);
       if (!bot) return { kind: 'permanent', reason: 'The bot is no longer registered' };
-      await this.grammyBot(bot).handleUpdate(update);
+      if (!bot.enabled) return { kind: 'disabled' };
+      const timeout = this.config.telegramTimeoutMs;
+      leaseGuards.set(entry.update, {
+        check: () => {
+          if (!this.holds(held) || !this.mayAct(timeout)) throw new LeaseLostError();
+          const flood = (this.floodUntil.get(held.bot) ?? 0) - Date.now();
+          if (flood > 0) throw new FloodWaitError(flood);
+        },
+      });
+      await this.grammyBot(bot).handleUpdate(entry.update);
       return null;
     } catch (error) {
+      const inner = (error as { error?: unknown }).error ?? error;
+      if (inner instanceof LeaseLostError) return { kind: 'lost' };
+      if (inner instanceof FloodWaitError) {
+        return { kind: 'rate_limited', retryAfterMs: inner.retryAfterMs, reason: inner.message };
+      }
       return classifyFailure(error);
     }
+  }
+
+  /**
+   * Removes the done head (processed when `deadReason` is null, else kept as a dead letter) and goes on with the
+   * conversation's next update, up to CONVERSATION_BATCH in a row; then hands the conversation back to the end of its
+   * bot's ready list, so that other conversations get their turn.
+   */
+  private async finish(held: Held, raw: string, entry: MailboxEntry, deadReason: string | null): Promise<Outcome> {
+    let deadArgs: (string | number)[] = [];
+    if (deadReason !== null) {
+      const id = `${entry.id}-${held.lease.slice(held.lease.indexOf(':') + 1)}`;
+      const failedAt = Date.now();
+      const ck = held.conv.slice(held.conv.indexOf('\n') + 1);
+      const record = { id, botId: held.bot, ck, reason: deadReason, failedAt, entry };
+      deadArgs = [id, JSON.stringify(record), held.bot, failedAt];
+    }
+    held.head = null;
+    const more = --held.budget > 0 && !this.closing ? 1 : 0;
+    const reply = await this.retrying(held, () =>
+      this.redis.tgwAck(this.prefix, held.conv, held.lease, this.workerId, raw, more, ...deadArgs),
+    );
+    if (!reply || reply[0] !== 1) return 'stop';
+    held.head = String(reply[1]);
+    held.stalls = 0;
+    return 'next';
+  }
+
+  private async defer(
+    held: Held,
+    raw: string,
+    updated: string,
+    mode: 'delay' | 'pause' | 'release',
+    until: number,
+  ): Promise<Outcome> {
+    held.head = null;
+    await this.retrying(held, () =>
+      this.redis.tgwDefer(this.prefix, held.conv, held.lease, this.workerId, raw, updated, mode, until),
+    );
+    return 'stop';
+  }
+
+  /**
+   * A mailbox command, retried while Redis is away for as long as this worker still holds the conversation; null
+   * when it gave up (the conversation is then taken over once this worker's heartbeat expires).
+   */
+  private async retrying<T>(held: Held, command: () => Promise<T>): Promise<T | null> {
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
+      try {
+        return await command();
+      } catch (error) {
+        if (held.generation !== this.generation || !this.mayAct(0)) {
+          this.logger.warn({
+            msg: 'Lost touch with Redis; the conversation will be taken over',
+            err: serializeError(error),
+          });
+          return null;
+        }
+        await this.sleep(wait);
+      }
+    }
+  }
+
+  private scheduleHousekeeping(delayMs: number): void {
+    clearTimeout(this.housekeepTimer);
+    this.housekeepTimer = setTimeout(() => void this.housekeep(), delayMs);
+  }
+
+  /** Recovers dead workers' conversations, promotes due retries and ended flood waits; then sleeps until the next. */
+  private async housekeep(): Promise<void> {
+    if (this.closing) return;
+    let nextMs = Math.min(1_000, this.heartbeatEveryMs);
+    try {
+      const [recovered, , nextAt] = await this.redis.tgwHousekeep(this.prefix, 1_000);
+      if (recovered > 0) this.logger.warn({ msg: "Took back a stopped worker's conversations", recovered });
+      if (nextAt >= 0) nextMs = Math.min(nextMs, nextAt + 5);
+      const now = Date.now();
+      for (const [bot, until] of this.floodUntil) if (until <= now) this.floodUntil.delete(bot);
+    } catch {
+      // Redis away: try again at the next tick.
+    }
+    if (!this.closing) this.scheduleHousekeeping(nextMs);
   }
 
   private grammyBot(bot: WorkerBot): Bot<GatewayContext> {
@@ -197,7 +478,11 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     }
     const grammyBot = new Bot<GatewayContext>(bot.token, {
       botInfo: bot.botInfo,
-      client: { apiRoot: this.config.telegramApiRoot, timeoutSeconds: TELEGRAM_TIMEOUT_SECONDS, fetch: this.fetch },
+      client: {
+        apiRoot: this.config.telegramApiRoot,
+        timeoutSeconds: this.config.telegramTimeoutMs / 1000,
+        fetch: this.fetch,
+      },
     });
     grammyBot.use(this.dispatcher);
     this.grammyBots.set(bot.id, { token: bot.token, bot: grammyBot });

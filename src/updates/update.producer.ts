@@ -1,106 +1,110 @@
-import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { Job, JobsOptions, Queue } from 'bullmq';
-import { randomBytes } from 'node:crypto';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { Update } from 'grammy/types';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { ServiceUnavailableError } from '../common/errors';
 import { withTimeout } from '../infra/database/prisma.service';
 import { RedisConnections } from '../infra/redis/redis.module';
 import { MetricsService } from '../metrics/metrics.service';
-import { partitionOf, partitionQueueNames, UPDATE_JOB, UpdateJobData } from './update-queue';
+import { LEGACY_DEDUPE_MARKER } from './legacy-migration';
+import { ACCEPT } from './mailbox-scripts';
+import { conversationKey, legacyPartitionOf, MailboxEntry, partitionQueueName } from './update-queue';
 
 export type EnqueueResult = 'accepted' | 'duplicate';
 
-/** Makes this process's job ids unique among all processes; a counter makes them unique within it. */
-const PROCESS_NONCE = randomBytes(6).toString('hex');
-
-/** Approximate length BullMQ trims each partition's events stream to. */
-const EVENTS_MAX_LEN = 1_000;
-
-/** Most adds sent to Redis in one pipeline. */
+/** Most accepts sent to Redis in one pipeline. */
 const MAX_BATCH = 256;
 
-interface PendingAdd {
-  queue: Queue<UpdateJobData>;
-  job: Job<UpdateJobData>;
-  resolve: (id: string) => void;
+type AcceptArgs = [string, string, string, number, string, number, ...string[]];
+
+interface PendingAccept {
+  args: AcceptArgs;
+  resolve: (stored: boolean) => void;
   reject: (error: unknown) => void;
 }
 
+/** The `accept` script as an ioredis command (EVALSHA, loaded on first use). */
+export function withMailboxAccept(redis: Redis): Redis & { tgwAccept(...args: AcceptArgs): Promise<number> } {
+  if (!('tgwAccept' in redis)) redis.defineCommand('tgwAccept', { numberOfKeys: 0, lua: ACCEPT });
+  return redis as Redis & { tgwAccept(...args: AcceptArgs): Promise<number> };
+}
+
+/**
+ * Stores accepted updates in their conversations' mailboxes (see mailbox-scripts.ts): one script call per update,
+ * which checks the dedupe key, appends the update to its conversation and, when the conversation was idle, makes it
+ * ready. The calls of one event-loop turn go to Redis in one pipeline.
+ */
 @Injectable()
-export class UpdateProducer implements OnApplicationShutdown {
-  /** One queue per partition; index = partitionOf(bot, update). */
-  readonly queues: Queue<UpdateJobData>[];
-  private readonly jobOptions: JobsOptions[];
-  private jobCounter = 0;
-  private batch: PendingAdd[] = [];
+export class UpdateProducer implements OnApplicationBootstrap {
+  private readonly logger = new Logger(UpdateProducer.name);
+  private readonly redis: ReturnType<typeof withMailboxAccept>;
+  private readonly prefix: string;
+  private batch: PendingAccept[] = [];
+  /** Set when queues of the layout before 1.0 exist: their dedupe keys are checked too (for 25 h after an upgrade). */
+  private legacyDedupe = false;
 
   constructor(
     redis: RedisConnections,
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    const { completedRetentionSeconds, failedRetentionSeconds } = config.queue;
-    this.queues = partitionQueueNames(config.queue.partitions).map((name) => {
-      const queue = new Queue<UpdateJobData>(name, {
-        connection: redis.producer,
-        prefix: config.redisPrefix,
-        // Nothing reads the events stream (no QueueEvents); BullMQ's default keeps 10,000 entries per queue.
-        streams: { events: { maxLen: EVENTS_MAX_LEN } },
-        defaultJobOptions: {
-          // Retries happen inside the job (see UpdateProcessor): a BullMQ retry would let the chat's later
-          // updates overtake this one.
-          attempts: 1,
-          // 0: removed as soon as it finishes (no completed set to maintain); the dedupe key stays for its TTL.
-          removeOnComplete: completedRetentionSeconds === 0 ? true : { age: completedRetentionSeconds },
-          removeOnFail: failedRetentionSeconds === 0 ? true : { age: failedRetentionSeconds },
-        },
-      });
-      queue.on('error', () => undefined);
-      return queue;
-    });
-    this.jobOptions = this.queues.map((queue) => queue.defaultJobOptions);
+    this.redis = withMailboxAccept(redis.producer);
+    this.prefix = `${config.redisPrefix}:`;
     metrics.onScrape(async () => {
-      const totals: Record<string, number> = { waiting: 0, active: 0, delayed: 0, failed: 0 };
-      const all = await withTimeout(
-        Promise.all(this.queues.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'failed'))),
+      const P = this.prefix;
+      const [pending, active, delayed, paused] = await withTimeout(
+        Promise.all([
+          redis.general.get(`${P}pending`),
+          redis.general.hlen(`${P}lease`),
+          redis.general.zcard(`${P}delayed`),
+          redis.general.zcard(`${P}paused`),
+        ]),
         1_000,
       );
-      for (const counts of all) for (const [state, count] of Object.entries(counts)) totals[state] += count;
-      for (const [state, count] of Object.entries(totals)) metrics.queueDepth.set({ state }, count);
+      metrics.queueDepth.set({ state: 'waiting' }, Math.max(0, Number(pending ?? 0) - active));
+      metrics.queueDepth.set({ state: 'active' }, active);
+      metrics.queueDepth.set({ state: 'delayed' }, delayed);
+      metrics.pausedBots.set(paused);
     });
   }
 
+  async onApplicationBootstrap() {
+    const names = Array.from({ length: this.config.queue.partitions }, (_, i) => partitionQueueName(i));
+    try {
+      const keys = [...names.map((n) => `${this.prefix}${n}:meta`), `${this.prefix}${LEGACY_DEDUPE_MARKER}`];
+      const found = await withTimeout(this.redis.exists(...keys), 2_000);
+      this.legacyDedupe = found > 0;
+      if (this.legacyDedupe) this.logger.log('Queues of the partition layout found: their dedupe keys are honoured');
+    } catch {
+      // Redis away at start: there is nothing to be found until it is back, and the webhook answers 503 meanwhile.
+    }
+  }
+
   /**
-   * Stores the update durably, once per (bot, update_id), in the partition of its chat. The dedupe key lives for
-   * DEDUPE_TTL_SECONDS (≥ 25 h, past Telegram's 24 h retry window) independently of the job, so a retry after the
-   * job finished and was removed is still recognised. Redis trouble surfaces within ENQUEUE_TIMEOUT_MS as
-   * ServiceUnavailableError: Telegram then keeps the update and sends it again, so nothing acknowledged is lost.
+   * Stores the update durably, once per (bot, update_id): the dedupe key lives for DEDUPE_TTL_SECONDS (≥ 25 h, past
+   * Telegram's 24 h retry window). Redis trouble surfaces within ENQUEUE_TIMEOUT_MS as ServiceUnavailableError:
+   * Telegram then keeps the update and sends it again, so nothing acknowledged is lost.
    */
   async enqueue(botId: string, update: Update): Promise<EnqueueResult> {
-    const dedupeId = `${botId}-${update.update_id}`;
-    // A job id of our own per attempt: BullMQ answers a deduplicated add with the existing job's id, which
-    // is how a duplicate is told apart.
-    const jobId = `${dedupeId}-${PROCESS_NONCE}${(this.jobCounter++).toString(36)}`;
-    const partition = partitionOf(botId, update, this.queues.length);
-    const queue = this.queues[partition];
     const started = process.hrtime.bigint();
+    const entry: MailboxEntry = { id: `${botId}-${update.update_id}`, at: Date.now(), update };
+    const args: AcceptArgs = [
+      this.prefix,
+      botId,
+      conversationKey(update),
+      update.update_id,
+      JSON.stringify(entry),
+      this.config.queue.dedupeTtlSeconds,
+    ];
+    if (this.legacyDedupe) {
+      const partition = legacyPartitionOf(botId, update, this.config.queue.partitions);
+      args.push(`${this.prefix}${partitionQueueName(partition)}:de:${botId}-${update.update_id}`);
+    }
     try {
-      const job = new Job<UpdateJobData>(
-        queue,
-        UPDATE_JOB,
-        { botId, update, acceptedAt: Date.now() },
-        {
-          ...this.jobOptions[partition],
-          jobId,
-          deduplication: { id: dedupeId, ttl: this.config.queue.dedupeTtlSeconds * 1000 },
-        },
-        jobId,
-      );
-      const id = await withTimeout(this.add(queue, job), this.config.webhook.enqueueTimeoutMs);
+      const stored = await withTimeout(this.accept(args), this.config.webhook.enqueueTimeoutMs);
       this.metrics.enqueueDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      return id === jobId ? 'accepted' : 'duplicate';
+      return stored ? 'accepted' : 'duplicate';
     } catch (error) {
       throw new ServiceUnavailableError(
         'The update queue is unavailable; retry later',
@@ -112,13 +116,12 @@ export class UpdateProducer implements OnApplicationShutdown {
   }
 
   /**
-   * What `queue.add` does, but batched: the adds requested during one turn of the event loop go to Redis in one
-   * pipeline (one write, one read) instead of one round trip each. Each add is still its own BullMQ script call,
-   * answered on its own: a pipeline is not a transaction, so one failing add fails only its own request.
+   * Batched: the accepts requested during one turn of the event loop go to Redis in one pipeline (one write, one
+   * read). A pipeline is not a transaction: each accept is its own script call, answered on its own.
    */
-  private add(queue: Queue<UpdateJobData>, job: Job<UpdateJobData>): Promise<string> {
-    return new Promise<string>((resolve, reject) => {
-      this.batch.push({ queue, job, resolve, reject });
+  private accept(args: AcceptArgs): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.batch.push({ args, resolve, reject });
       if (this.batch.length === 1) setImmediate(() => void this.flush());
       else if (this.batch.length >= MAX_BATCH) void this.flush();
     });
@@ -129,26 +132,18 @@ export class UpdateProducer implements OnApplicationShutdown {
     if (batch.length === 0) return;
     this.batch = [];
     try {
-      // Every partition queue shares the producer connection, and so its loaded scripts.
-      const pipeline = (await batch[0].queue.backend.client).pipeline();
-      for (const { queue, job } of batch) {
-        // Queues the script call on the pipeline synchronously (as BullMQ's own addBulk relies on); its answer comes
-        // from exec() below.
-        queue.backend.addJobToTransaction(pipeline, job.asJSON(), job.id!).catch(() => undefined);
-      }
+      const pipeline = this.redis.pipeline() as ChainableCommander & {
+        tgwAccept(...args: AcceptArgs): ChainableCommander;
+      };
+      for (const { args } of batch) pipeline.tgwAccept(...args);
       const results: [Error | null, unknown][] = (await pipeline.exec()) ?? [];
       batch.forEach(({ resolve, reject }, i) => {
-        const [error, id] = results[i] ?? [new Error('No reply from Redis for this add'), null];
+        const [error, stored] = results[i] ?? [new Error('No reply from Redis for this update'), null];
         if (error) reject(error);
-        else if (typeof id === 'string') resolve(id);
-        else reject(new Error(`BullMQ refused the job (code ${String(id)})`));
+        else resolve(stored === 1);
       });
     } catch (error) {
       for (const { reject } of batch) reject(error);
     }
-  }
-
-  async onApplicationShutdown() {
-    await withTimeout(Promise.all(this.queues.map((q) => q.close())), 2_000).catch(() => undefined);
   }
 }

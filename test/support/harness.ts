@@ -1,7 +1,6 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { Job, JobType, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AppRole } from '../../src/app.module';
 import { BotRegistryService } from '../../src/bots/bot-registry.service';
@@ -10,7 +9,8 @@ import { createApp } from '../../src/bootstrap';
 import { createRootLogger } from '../../src/common/logger';
 import { AppConfig, loadConfig } from '../../src/config/config';
 import { PrismaService } from '../../src/infra/database/prisma.service';
-import { partitionQueueNames, UpdateJobData } from '../../src/updates/update-queue';
+import { DeadLetterRecord } from '../../src/updates/dead-letters.service';
+import { MailboxEntry } from '../../src/updates/update-queue';
 import { FakeBot, FakeTelegram } from './fake-telegram';
 
 export const TEST_DATABASE_URL =
@@ -90,30 +90,21 @@ export class Harness {
     return new Harness(app, config, telegram, `http://127.0.0.1:${address.port}`, redis, !options.telegram, logs);
   }
 
-  private inspectors?: Queue<UpdateJobData>[];
-
-  /** The partition queues, for inspecting jobs the way an operator would (without rewriting the queues' meta). */
-  get queues(): Queue<UpdateJobData>[] {
-    this.inspectors ??= partitionQueueNames(this.config.queue.partitions).map(
-      (name) =>
-        new Queue<UpdateJobData>(name, {
-          connection: { url: this.config.redisUrl },
-          prefix: this.config.redisPrefix,
-          skipMetasUpdate: true,
-        }),
-    );
-    return this.inspectors;
+  /** Updates waiting in conversation mailboxes (a running one included), optionally of one bot. */
+  async queued(botId?: string): Promise<MailboxEntry[]> {
+    const prefix = this.config.redisPrefix;
+    const keys = await this.scan(`${prefix}:mb:${botId ?? '*'}:*`);
+    const lists = await Promise.all(keys.map((key) => this.redis.lrange(key, 0, -1)));
+    return lists.flat().map((raw) => JSON.parse(raw) as MailboxEntry);
   }
 
-  /** Jobs in the given states across every partition. */
-  async jobs(
-    states: JobType[] = ['waiting', 'active', 'delayed', 'completed', 'failed'],
-  ): Promise<Job<UpdateJobData>[]> {
-    return (await Promise.all(this.queues.map((q) => q.getJobs(states)))).flat();
-  }
-
-  async jobCount(): Promise<number> {
-    return (await Promise.all(this.queues.map((q) => q.count()))).reduce((a, b) => a + b, 0);
+  /** The dead letters, as stored, optionally of one bot. */
+  async failed(botId?: string): Promise<DeadLetterRecord[]> {
+    const prefix = this.config.redisPrefix;
+    const ids = await this.redis.zrange(botId ? `${prefix}:dlb:${botId}` : `${prefix}:dls`, '0', '-1');
+    if (ids.length === 0) return [];
+    const raws = await this.redis.mget(ids.map((id) => `${prefix}:dl:${id}`));
+    return raws.flatMap((raw) => (raw ? [JSON.parse(raw) as DeadLetterRecord] : []));
   }
 
   get registry(): BotRegistryService {
@@ -161,7 +152,6 @@ export class Harness {
   }
 
   async close(): Promise<void> {
-    await Promise.all((this.inspectors ?? []).map((q) => q.close()));
     await this.app.close();
     const prisma = new PrismaService(this.config);
     try {

@@ -6,7 +6,7 @@ import type { Update } from 'grammy/types';
 import { DeadLetterDetail, DeadLetterView } from '../../updates/dead-letters.service';
 import { Omittable, PageLimit, queryBoolean, trimmed } from './validation';
 
-const DEAD_LETTER_ID_EXAMPLE = '7.0f8fad5b-d9cb-469f-a165-70867728950e-731902846-5c1d2e3f4a5b';
+const DEAD_LETTER_ID_EXAMPLE = '0f8fad5b-d9cb-469f-a165-70867728950e-731902846-1042';
 const BOT_ID_EXAMPLE = '0f8fad5b-d9cb-469f-a165-70867728950e';
 
 /** A bot reference in a query: anything BotAdminService resolves. */
@@ -51,7 +51,7 @@ export class PurgeDeadLettersQueryDto {
 }
 
 export class DeadLetterDto implements DeadLetterView {
-  @ApiProperty({ example: DEAD_LETTER_ID_EXAMPLE, description: '`<partition>.<job id>`' })
+  @ApiProperty({ example: DEAD_LETTER_ID_EXAMPLE, description: '`<bot id>-<update_id>-<n>`' })
   id!: string;
 
   @ApiProperty({ format: 'uuid', example: BOT_ID_EXAMPLE, description: "The bot's gateway id" })

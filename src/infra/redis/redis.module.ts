@@ -56,9 +56,17 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 
-  /** A connection for a BullMQ Worker (blocking commands, never gives up). */
+  /** A connection for blocking commands (BLPOP, BullMQ's waits): a command never gives up on Redis. */
   forWorker(name: string): Redis {
     return this.create(name, { maxRetriesPerRequest: null });
+  }
+
+  /**
+   * A connection for a worker's mailbox commands, writes coalesced: a command fails within a second or two while
+   * Redis is away, so the worker can tell how long it has been cut off (see ConversationWorker).
+   */
+  forCommands(name: string): Redis {
+    return coalesceWrites(this.create(name, { maxRetriesPerRequest: 1 }));
   }
 
   /** A connection for SUBSCRIBE (it can run no other command); ioredis re-subscribes after a reconnect. */

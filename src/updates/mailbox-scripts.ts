@@ -1,0 +1,309 @@
+/**
+ * The conversation mailboxes in Redis (see docs/architecture.md, "The update pipeline"). Every key of a deployment
+ * starts with `<REDIS_PREFIX>:`; `P` below stands for that prefix, `bot` for the gateway's bot id and `ck` for a
+ * conversation key (`conversationKey`). A conversation is `bot .. '\n' .. ck` where one string names it.
+ *
+ *   P:dd:<bot>:<update_id>   dedupe key (string, DEDUPE_TTL_SECONDS)
+ *   P:mb:<bot>:<ck>          the mailbox: a list of entries (JSON), oldest first; the head is removed only once it is
+ *                            done (processed or dead-lettered), so a crashed worker's update is still there
+ *   P:rdy:<bot>              the bot's ready conversations (list of ck)
+ *   P:rot                    the rotation: bots with ready conversations and no flood wait, served round robin
+ *   P:pause:<bot>            the bot's flood wait (string with a TTL); P:paused: bots by the end of their wait
+ *   P:delayed                conversations waiting to retry (sorted set, by due time)
+ *   P:lease                  conversation → "<worker>:<epoch>" of the worker that runs it
+ *   P:wk / P:wk:<worker>     worker heartbeats (sorted set by expiry / a key with a TTL); P:wl:<worker> its leases
+ *   P:stall                  conversation → how often its head update was interrupted by a dead worker
+ *   P:sig                    wake-up tokens for idle workers (a short list)
+ *   P:pending                updates accepted and not yet done (a counter)
+ *
+ * The invariant every script keeps: a conversation whose mailbox is not empty is in exactly one of its bot's ready
+ * list, the lease hash, or the delayed set; a bot is in the rotation exactly when its ready list is not empty and it
+ * is not in a flood wait. An idle conversation has no key at all.
+ */
+
+/** Shared Lua helpers: time, and putting a conversation back on its bot's ready list. */
+const LIB = `
+local P = ARGV[1]
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function split(conv)
+  local i = string.find(conv, '\\n', 1, true)
+  return string.sub(conv, 1, i - 1), string.sub(conv, i + 1)
+end
+local function wake()
+  if redis.call('LLEN', P .. 'sig') < 16 then redis.call('RPUSH', P .. 'sig', '1') end
+end
+-- Makes a conversation ready: at the end of its bot's list, or at its head (first = true) for one that was
+-- interrupted; enters the bot in the rotation if it was not (and is not in a flood wait).
+local function ready(bot, ck, first)
+  local rdy = P .. 'rdy:' .. bot
+  local n
+  if first then n = redis.call('LPUSH', rdy, ck) else n = redis.call('RPUSH', rdy, ck) end
+  if n == 1 and redis.call('EXISTS', P .. 'pause:' .. bot) == 0 then
+    if first then redis.call('LPUSH', P .. 'rot', bot) else redis.call('RPUSH', P .. 'rot', bot) end
+    wake()
+  end
+end
+local function release(conv, worker)
+  redis.call('HDEL', P .. 'lease', conv)
+  redis.call('SREM', P .. 'wl:' .. worker, conv)
+end
+local function owns(conv, lease)
+  return redis.call('HGET', P .. 'lease', conv) == lease
+end
+`;
+
+/**
+ * Accepts one update. ARGV: prefix, bot, ck, update_id, entry, dedupe TTL (s)[, legacy dedupe key]. Returns 1 when
+ * stored, 0 for a duplicate. One script call per update, pipelined with the others of the same event-loop turn.
+ */
+export const ACCEPT = `${LIB}
+local bot, ck = ARGV[2], ARGV[3]
+local dd = P .. 'dd:' .. bot .. ':' .. ARGV[4]
+if ARGV[7] and redis.call('EXISTS', ARGV[7]) == 1 then return 0 end
+if not redis.call('SET', dd, '1', 'NX', 'EX', ARGV[6]) then return 0 end
+redis.call('INCR', P .. 'pending')
+if redis.call('RPUSH', P .. 'mb:' .. bot .. ':' .. ck, ARGV[5]) == 1 then ready(bot, ck, false) end
+return 1
+`;
+
+/**
+ * Hands up to ARGV[4] ready conversations to a worker, one per bot in turn (round robin over the rotation), each
+ * with up to ARGV[5] entries from the head of its mailbox. ARGV: prefix, worker, lease epoch prefix (unused), n,
+ * batch, then bot ids this worker must skip (at its per-bot limit). Returns -1 when the worker's heartbeat is gone
+ * (it must start over under a new id), else a list of {bot, ck, lease, stalls, entries}.
+ */
+export const CLAIM = `${LIB}
+local worker, n, batch = ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
+if redis.call('EXISTS', P .. 'wk:' .. worker) == 0 then return -1 end
+local skip = {}
+local skips = 0
+for i = 6, #ARGV do skip[ARGV[i]] = true; skips = skips + 1 end
+local rot = P .. 'rot'
+local out = {}
+local tries = n + skips
+while #out < n and tries > 0 do
+  tries = tries - 1
+  local bot = redis.call('LPOP', rot)
+  if not bot then break end
+  if skip[bot] then
+    redis.call('RPUSH', rot, bot)
+  else
+    local rdy = P .. 'rdy:' .. bot
+    local ck = redis.call('LPOP', rdy)
+    if redis.call('LLEN', rdy) > 0 then redis.call('RPUSH', rot, bot) end
+    if ck then
+      local conv = bot .. '\\n' .. ck
+      local entries = redis.call('LRANGE', P .. 'mb:' .. bot .. ':' .. ck, 0, batch - 1)
+      if #entries > 0 then
+        local lease = worker .. ':' .. redis.call('INCR', P .. 'epoch')
+        redis.call('HSET', P .. 'lease', conv, lease)
+        redis.call('SADD', P .. 'wl:' .. worker, conv)
+        local stalls = tonumber(redis.call('HGET', P .. 'stall', conv) or '0')
+        out[#out + 1] = {bot, ck, lease, stalls, entries}
+      end
+    end
+  end
+end
+return out
+`;
+
+/**
+ * The head update of a leased conversation is done (processed, or dead-lettered when ARGV[7] is a dead letter id).
+ * ARGV: prefix, conv, lease, worker, head entry, more (entries to return if the worker may go on, 0 to hand the
+ * conversation back), dead letter id, dead letter JSON, dead letter bot, failedAt.
+ * Returns {-1} when the lease was lost (another worker owns the conversation now: nothing changed), {0} when the
+ * mailbox is empty (released), {1, entries…} to go on with, {2} when handed back to the end of the ready list.
+ */
+export const ACK = `${LIB}
+local conv, lease, worker, head, more = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+if not owns(conv, lease) then return {-1} end
+local bot, ck = split(conv)
+local mb = P .. 'mb:' .. bot .. ':' .. ck
+if redis.call('LINDEX', mb, 0) == head then
+  redis.call('LPOP', mb)
+  redis.call('HDEL', P .. 'stall', conv)
+  if redis.call('DECR', P .. 'pending') < 0 then redis.call('SET', P .. 'pending', 0) end
+  if ARGV[7] and ARGV[7] ~= '' then
+    local at = tonumber(ARGV[10])
+    redis.call('SET', P .. 'dl:' .. ARGV[7], ARGV[8])
+    redis.call('ZADD', P .. 'dls', at, ARGV[7])
+    redis.call('ZADD', P .. 'dlb:' .. ARGV[9], at, ARGV[7])
+  end
+end
+if redis.call('LLEN', mb) == 0 then
+  release(conv, worker)
+  return {0}
+end
+if more > 0 and redis.call('EXISTS', P .. 'pause:' .. bot) == 0 then
+  local out = redis.call('LRANGE', mb, 0, more - 1)
+  table.insert(out, 1, 1)
+  return out
+end
+release(conv, worker)
+ready(bot, ck, false)
+return {2}
+`;
+
+/**
+ * The head update failed and will be tried again later. ARGV: prefix, conv, lease, worker, old head, new head (the
+ * same update with its attempt recorded), mode, until (ms since epoch).
+ * mode 'delay': the conversation waits in the delayed set until then, holding nothing.
+ * mode 'pause': Telegram's flood wait for the whole bot: the bot leaves the rotation until then, and this
+ *   conversation goes back to the head of its ready list.
+ * mode 'release': handed back at once to the head of its ready list (a worker shutting down).
+ * Returns 1, or -1 when the lease was lost.
+ */
+export const DEFER = `${LIB}
+local conv, lease, worker, old, new, mode, untilMs = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
+if not owns(conv, lease) then return -1 end
+local bot, ck = split(conv)
+local mb = P .. 'mb:' .. bot .. ':' .. ck
+if new ~= old and redis.call('LINDEX', mb, 0) == old then redis.call('LSET', mb, 0, new) end
+release(conv, worker)
+if redis.call('LLEN', mb) == 0 then return 1 end
+if mode == 'delay' then
+  redis.call('ZADD', P .. 'delayed', untilMs, conv)
+elseif mode == 'pause' then
+  local ttl = untilMs - now()
+  if ttl < 1 then ttl = 1 end
+  local key = P .. 'pause:' .. bot
+  if redis.call('PTTL', key) < ttl then redis.call('SET', key, '1', 'PX', ttl) end
+  redis.call('ZADD', P .. 'paused', 'GT', untilMs, bot)
+  redis.call('LREM', P .. 'rot', 0, bot)
+  redis.call('LPUSH', P .. 'rdy:' .. bot, ck)
+else
+  ready(bot, ck, true)
+end
+return 1
+`;
+
+/**
+ * Registers (ARGV[3] = 'new') or renews a worker's heartbeat. ARGV: prefix, worker, 'new' | 'renew', lock ms.
+ * Returns 0 when a renewal finds the heartbeat gone: the worker was given up for dead and its conversations may
+ * already run elsewhere.
+ */
+export const HEARTBEAT = `${LIB}
+local worker, ms = ARGV[2], tonumber(ARGV[4])
+local key = P .. 'wk:' .. worker
+local ok
+if ARGV[3] == 'new' then ok = redis.call('SET', key, '1', 'PX', ms, 'NX') else ok = redis.call('SET', key, '1', 'PX', ms, 'XX') end
+if not ok then return 0 end
+redis.call('ZADD', P .. 'wk', now() + ms, worker)
+return 1
+`;
+
+/** A worker that stops cleanly. ARGV: prefix, worker. Its conversations must have been handed back already. */
+export const UNREGISTER = `${LIB}
+redis.call('DEL', P .. 'wk:' .. ARGV[2])
+redis.call('ZREM', P .. 'wk', ARGV[2])
+for _, conv in ipairs(redis.call('SMEMBERS', P .. 'wl:' .. ARGV[2])) do
+  if redis.call('HGET', P .. 'lease', conv) and string.find(redis.call('HGET', P .. 'lease', conv), ARGV[2] .. ':', 1, true) == 1 then
+    local bot, ck = split(conv)
+    release(conv, ARGV[2])
+    ready(bot, ck, true)
+  end
+end
+redis.call('DEL', P .. 'wl:' .. ARGV[2])
+return 1
+`;
+
+/**
+ * Housekeeping, run by every worker on a timer (any number at once is harmless). ARGV: prefix, limit.
+ * 1. Workers whose heartbeat expired: each conversation they held goes back to the head of its bot's ready list
+ *    (its head update was interrupted, so it runs again before the conversation's later updates) and its stall
+ *    count goes up.
+ * 2. Delayed conversations that are due become ready; bots whose flood wait is over re-enter the rotation.
+ * Returns {recovered conversations, promoted conversations, ms until the next delayed or paused item or -1}.
+ */
+export const HOUSEKEEP = `${LIB}
+local limit = tonumber(ARGV[2])
+local t = now()
+local recovered, promoted = 0, 0
+for _, worker in ipairs(redis.call('ZRANGEBYSCORE', P .. 'wk', '-inf', t, 'LIMIT', 0, 10)) do
+  if redis.call('EXISTS', P .. 'wk:' .. worker) == 0 then
+    for _, conv in ipairs(redis.call('SMEMBERS', P .. 'wl:' .. worker)) do
+      local lease = redis.call('HGET', P .. 'lease', conv)
+      if lease and string.find(lease, worker .. ':', 1, true) == 1 then
+        local bot, ck = split(conv)
+        release(conv, worker)
+        redis.call('HINCRBY', P .. 'stall', conv, 1)
+        ready(bot, ck, true)
+        recovered = recovered + 1
+      end
+    end
+    redis.call('DEL', P .. 'wl:' .. worker)
+    redis.call('ZREM', P .. 'wk', worker)
+  end
+end
+for _, conv in ipairs(redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', t, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', P .. 'delayed', conv)
+  local bot, ck = split(conv)
+  ready(bot, ck, false)
+  promoted = promoted + 1
+end
+for _, bot in ipairs(redis.call('ZRANGEBYSCORE', P .. 'paused', '-inf', t, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', P .. 'paused', bot)
+  if redis.call('EXISTS', P .. 'pause:' .. bot) == 0 and redis.call('LLEN', P .. 'rdy:' .. bot) > 0
+    and not redis.call('LPOS', P .. 'rot', bot) then
+    redis.call('RPUSH', P .. 'rot', bot)
+    wake()
+  end
+end
+local nextAt = -1
+for _, key in ipairs({'delayed', 'paused'}) do
+  local first = redis.call('ZRANGE', P .. key, 0, 0, 'WITHSCORES')
+  if first[2] then
+    local d = tonumber(first[2]) - t
+    if d < 0 then d = 0 end
+    if nextAt < 0 or d < nextAt then nextAt = d end
+  end
+end
+return {recovered, promoted, nextAt}
+`;
+
+/**
+ * Puts a dead letter's update back at the end of its conversation and deletes the dead letter. ARGV: prefix, dead
+ * letter id, bot, ck, entry. Returns 1, or 0 when the dead letter is gone.
+ */
+export const REQUEUE_DEAD_LETTER = `${LIB}
+local id, bot, ck = ARGV[2], ARGV[3], ARGV[4]
+if redis.call('DEL', P .. 'dl:' .. id) == 0 then return 0 end
+redis.call('ZREM', P .. 'dls', id)
+redis.call('ZREM', P .. 'dlb:' .. bot, id)
+redis.call('INCR', P .. 'pending')
+if redis.call('RPUSH', P .. 'mb:' .. bot .. ':' .. ck, ARGV[5]) == 1 then ready(bot, ck, false) end
+return 1
+`;
+
+/** Deletes dead letters. ARGV: prefix, then pairs of (id, bot). Returns how many existed. */
+export const DELETE_DEAD_LETTERS = `${LIB}
+local n = 0
+for i = 2, #ARGV, 2 do
+  local id, bot = ARGV[i], ARGV[i + 1]
+  n = n + redis.call('DEL', P .. 'dl:' .. id)
+  redis.call('ZREM', P .. 'dls', id)
+  redis.call('ZREM', P .. 'dlb:' .. bot, id)
+end
+return n
+`;
+
+/**
+ * Moves one job of a pre-1.0 partition queue (BullMQ) into its conversation's mailbox, in front of everything there
+ * (it was accepted before any update of the mailbox layout). Run from the newest job to the oldest, so the oldest
+ * ends first. ARGV: prefix, the partition's key prefix, list the job is in, job id, bot, ck, entry. Returns 1, or 0
+ * when the job was no longer in that list.
+ */
+export const MIGRATE_LEGACY_JOB = `${LIB}
+local qp, list, id, bot, ck = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+if redis.call('LREM', qp .. list, 1, id) == 0 then return 0 end
+local jk = qp .. id
+redis.call('DEL', jk, jk .. ':logs', jk .. ':lock')
+redis.call('INCR', P .. 'pending')
+local mb = P .. 'mb:' .. bot .. ':' .. ck
+-- A mailbox that was not empty is already ready (no worker runs conversations during the migration).
+if redis.call('LPUSH', mb, ARGV[7]) == 1 then ready(bot, ck, false) end
+return 1
+`;
