@@ -57,11 +57,11 @@ describe('crash safety and graceful shutdown of workers', () => {
   }
 
   it('SIGTERM: readiness turns false, the worker finishes or hands back its jobs, exits 0, and nothing is lost', async () => {
-    const { telegram, api, chats, worker } = await setUp({ QUEUE_PARTITIONS: '8' }, 2, 5);
+    const { telegram, api, chats, worker } = await setUp({}, 2, 5);
     telegram.delays.set('sendMessage', 400);
     const port = String(20_000 + Math.floor(Math.random() * 20_000));
     const first = worker({ WORKER_PORT: port });
-    await first.waitForOutput('Consuming 8 partition queues');
+    await first.waitForOutput('Running up to');
     await burst(api, chats, 10);
     await telegram.waitFor((calls) => calls.length >= 5, 20_000, 'some replies');
 
@@ -80,12 +80,11 @@ describe('crash safety and graceful shutdown of workers', () => {
     expect(exit).toEqual({ code: 0, signal: null });
     expect(sawNotReady).toBe(true);
     expect(first.output.join('')).toContain('Shut down cleanly');
-    // Nothing was left active: finished, or handed back to the head of its partition.
-    const counts = await Promise.all(api.queues.map((q) => q.getActiveCount()));
-    expect(counts.reduce((a, b) => a + b, 0)).toBe(0);
+    // No conversation was left held: each finished its update and was handed back to the head of its bot's list.
+    expect(await api.redis.hlen(`${api.config.redisPrefix}:lease`)).toBe(0);
 
     telegram.delays.delete('sendMessage');
-    await worker().waitForOutput('Consuming 8 partition queues');
+    await worker().waitForOutput('Running up to');
     await telegram.waitFor(() => telegram.callsOf('sendMessage').length >= 100, 30_000, '100 replies');
     // Every update processed exactly once, in order.
     for (const chat of chats) expect(repliesOf(telegram, chat)).toEqual(range(10));
@@ -93,11 +92,12 @@ describe('crash safety and graceful shutdown of workers', () => {
   }, 90_000);
 
   it('kill -9 mid-burst of 10,000 updates across 100 bots: nothing lost, in-flight updates redone, order kept', async () => {
-    const { telegram, api, chats, worker } = await setUp({ QUEUE_PARTITIONS: '16', JOB_LOCK_MS: '5000' }, 100, 2);
+    const { telegram, api, chats, worker } = await setUp({ JOB_LOCK_MS: '5000', TELEGRAM_TIMEOUT_MS: '2000' }, 100, 2);
     telegram.delays.set('sendMessage', 5);
-    const victim = worker();
+    // The victim runs at most 16 updates at once: at most 16 can be in flight when it dies.
+    const victim = worker({ WORKER_CONCURRENCY: '16' });
     const survivor = worker();
-    await Promise.all([victim, survivor].map((w) => w.waitForOutput('Consuming 16 partition queues')));
+    await Promise.all([victim, survivor].map((w) => w.waitForOutput('Running up to')));
 
     const total = 10_000;
     const posting = burst(api, chats, total / chats.length);
@@ -107,27 +107,26 @@ describe('crash safety and graceful shutdown of workers', () => {
     expect((await victim.exited).signal).toBe('SIGKILL');
     await posting;
 
+    // The victim's conversations came back once its heartbeat (5 s) expired, within 30 s of the kill, with their
+    // interrupted update first.
+    await survivor.waitForOutput("Took back a stopped worker's conversations", 30_000);
+    expect(Date.now() - killedAt).toBeLessThan(30_000);
     const replied = () =>
       new Set(chats.flatMap((chat) => repliesOf(telegram, chat).map((r) => `${chat.person.id}:${r}`)));
     await waitUntil(() => replied().size === total, 300_000, 'every update to be processed');
-    // The victim's in-flight jobs (one per partition at most) came back once their lock (5 s) expired and were
-    // processed again within 30 s of the kill, ahead of their chats' later updates.
-    const redone = (await api.jobs(['completed'])).filter((job) => job.stalledCounter > 0);
-    expect(redone.length).toBeGreaterThan(0);
-    expect(redone.length).toBeLessThanOrEqual(16);
-    for (const job of redone) expect(job.finishedOn! - killedAt).toBeLessThan(30_000);
 
     let duplicates = 0;
     for (const chat of chats) {
       const replies = repliesOf(telegram, chat);
-      // A job in flight at the kill may have reached Telegram before the worker died: it is done again, right
-      // where it was (the stalled job goes back to the head of its partition).
+      // An update in flight at the kill may have reached Telegram before the worker died: it is done again, right
+      // where it was (it stayed at the head of its mailbox).
       const collapsed = replies.filter((r, i) => i === 0 || r !== replies[i - 1]);
       expect(collapsed, `chat ${chat.person.id}`).toEqual(range(total / chats.length));
       duplicates += replies.length - collapsed.length;
     }
-    // At most one job per partition was in flight in the killed worker.
+    // At most WORKER_CONCURRENCY (16) updates were in flight in the killed worker.
     expect(duplicates).toBeLessThanOrEqual(16);
-    expect((await api.jobs(['failed'])).length).toBe(0);
+    expect(await api.failed()).toHaveLength(0);
+    expect(await api.queued()).toHaveLength(0);
   }, 400_000);
 });

@@ -1,7 +1,6 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { Job, JobType } from 'bullmq';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { UpdateJobData } from '../src/updates/update-queue';
+import { DeadLetterRecord } from '../src/updates/dead-letters.service';
 import { FakeTelegram } from './support/fake-telegram';
 import { Harness, jsonOf, RegisteredBot, waitUntil } from './support/harness';
 import { alice, bob, Person, textUpdate } from './support/updates';
@@ -18,7 +17,7 @@ interface Answer {
 
 interface DeadLetter {
   update: ReturnType<typeof textUpdate>;
-  /** `<partition>.<job id>`, worked out from the job in Redis (not from the API under test). */
+  /** `<bot id>-<update_id>-<n>`, read from the record in Redis (not from the API under test). */
   id: string;
 }
 
@@ -40,7 +39,9 @@ describe('dead letters', () => {
 
   // Each test starts without dead letters; emptied straight in Redis, not through the API under test.
   beforeEach(async () => {
-    await Promise.all(gw.queues.map((q) => q.clean(0, 0, 'failed')));
+    const keys = [...(await gw.keys('dl:*')), ...(await gw.keys('dlb:*')), 'dls'];
+    await gw.redis.del(...keys.map((key) => `${gw.config.redisPrefix}:${key}`));
+    expect(await gw.failed()).toEqual([]);
   });
 
   async function call(method: string, path: string, key: string | null = gw.config.adminApiKeys[0]): Promise<Answer> {
@@ -64,22 +65,28 @@ describe('dead letters', () => {
     return bot;
   }
 
-  async function jobOf(bot: RegisteredBot, updateId: number, state: JobType): Promise<Job<UpdateJobData>> {
-    let found: Job<UpdateJobData> | undefined;
+  /** Waits until the update left its mailbox; its dead letter (as stored in Redis) if it failed for good. */
+  async function doneOf(bot: RegisteredBot, updateId: number): Promise<DeadLetterRecord | undefined> {
     await waitUntil(
-      async () => {
-        const jobs = await gw.jobs([state]);
-        found = jobs.find((j) => j.data.botId === bot.record.id && j.data.update.update_id === updateId);
-        return found !== undefined;
-      },
+      async () => !(await gw.queued(bot.record.id)).some((e) => e.update.update_id === updateId),
       10_000,
-      `update ${updateId} to be ${state}`,
+      `update ${updateId} to be done`,
     );
-    return found!;
+    return (await gw.failed(bot.record.id)).find((r) => r.entry.update.update_id === updateId);
   }
 
-  function idOf(job: Job<UpdateJobData>): string {
-    return `${gw.queues.findIndex((q) => q.name === job.queueName)}.${job.id}`;
+  /** Waits until the update was processed: out of its mailbox, and no dead letter of it. */
+  async function processed(bot: RegisteredBot, updateId: number): Promise<void> {
+    expect(await doneOf(bot, updateId), `update ${updateId} to be processed`).toBeUndefined();
+  }
+
+  /** Waits until the update failed for good; its dead letter as stored, with an id of the documented form. */
+  async function deadOf(bot: RegisteredBot, updateId: number): Promise<DeadLetterRecord> {
+    const dead = await doneOf(bot, updateId);
+    expect(dead, `update ${updateId} to be a dead letter`).toBeDefined();
+    expect(dead!.id).toMatch(new RegExp(`^${bot.record.id}-${updateId}-\\d+$`));
+    expect(dead!.botId).toBe(bot.record.id);
+    return dead!;
   }
 
   /** Delivers a message whose reply Telegram refuses with 400, and waits until the update has failed for good. */
@@ -87,7 +94,17 @@ describe('dead letters', () => {
     tg.fail('sendMessage', CHAT_NOT_FOUND);
     const update = textUpdate(from, text);
     expect((await gw.deliver(bot, update)).status).toBe(200);
-    return { update, id: idOf(await jobOf(bot, update.update_id, 'failed')) };
+    return { update, id: (await deadOf(bot, update.update_id)).id };
+  }
+
+  /** The dead letter's keys in Redis: its record, and its entries in the index of all and in its bot's. */
+  async function storedAs(id: string, botId: string) {
+    const P = gw.config.redisPrefix;
+    return {
+      record: await gw.redis.exists(`${P}:dl:${id}`),
+      all: await gw.redis.zscore(`${P}:dls`, id),
+      ofBot: await gw.redis.zscore(`${P}:dlb:${botId}`, id),
+    };
   }
 
   /** The replies with this text the fake Telegram received for the bot, refused or not. */
@@ -117,16 +134,20 @@ describe('dead letters', () => {
 
     // The chat's next update is processed: its reply reaches Telegram.
     await tg.waitFor(() => replies(bot, 'after the refused one').length === 1, 10_000, 'the later reply');
-    await jobOf(bot, later.update_id, 'completed');
-    const failed = await jobOf(bot, failing.update_id, 'failed');
+    await processed(bot, later.update_id);
+    const failed = await deadOf(bot, failing.update_id);
     expect(replies(bot, 'refused')).toHaveLength(1); // a 4xx is not retried
+    // Stored with its conversation (where a retry goes back to) and its one failed attempt.
+    expect(failed).toMatchObject({ ck: `c${alice.id}`, reason: PERMANENT_REASON, entry: { n: 1, update: failing } });
+    expect(failed.entry.log).toHaveLength(1);
+    expect(await gw.queued(bot.record.id)).toEqual([]);
 
     const list = await call('GET', '/admin/dead-letters');
     expect(list.status, list.raw).toBe(200);
     expect(list.body).toEqual({
       items: [
         {
-          id: idOf(failed),
+          id: failed.id,
           botId: bot.record.id,
           updateId: failing.update_id,
           kind: 'message',
@@ -154,7 +175,7 @@ describe('dead letters', () => {
     tg.fail('sendMessage', FakeTelegram.error(500, 'Internal Server Error'), 3);
     const update = textUpdate(bob, 'flaky');
     expect((await gw.deliver(bot, update)).status).toBe(200);
-    const id = idOf(await jobOf(bot, update.update_id, 'failed'));
+    const { id } = await deadOf(bot, update.update_id);
 
     const show = await call('GET', `/admin/dead-letters/${id}`);
     expect(show.status, show.raw).toBe(200);
@@ -200,30 +221,26 @@ describe('dead letters', () => {
     expect(afterA2.body).toMatchObject({ items: [{ id: a1.id, updateId: a1.update.update_id }], nextCursor: null });
   });
 
-  it('pages through dead letters that failed in the same millisecond, in and across partitions, each once', async () => {
+  it('pages through dead letters that failed in the same millisecond, in and across conversations, each once', async () => {
     const a = await registerBot();
     const b = await registerBot();
     const letters = [
       await deadLetter(a, 'a-alice-1', alice),
-      await deadLetter(a, 'a-alice-2', alice), // the same chat: the same partition as the first
+      await deadLetter(a, 'a-alice-2', alice), // the same chat: the same conversation as the first
       await deadLetter(a, 'a-bob', bob),
       await deadLetter(b, 'b-alice', alice),
       await deadLetter(b, 'b-bob', bob),
       await deadLetter(b, 'b-carol', carol),
     ];
-    // One failure time for all: only the tie-break (partition, then job id, both descending) orders them.
+    // One failure time for all, in both indexes: only the tie-break (the id, descending) orders them.
     const at = Date.now();
-    for (const { id } of letters) {
-      const [partition, jobId] = [Number(id.split('.')[0]), id.slice(id.indexOf('.') + 1)];
-      await gw.redis.zadd(`${gw.config.redisPrefix}:${gw.queues[partition].name}:failed`, 'XX', at, jobId);
+    const P = gw.config.redisPrefix;
+    for (const [i, { id }] of letters.entries()) {
+      expect(await gw.redis.zadd(`${P}:dls`, 'XX', 'CH', at, id)).toBe(1);
+      expect(await gw.redis.zadd(`${P}:dlb:${(i < 3 ? a : b).record.id}`, 'XX', 'CH', at, id)).toBe(1);
     }
-    const key = (id: string) => [Number(id.split('.')[0]), id.slice(id.indexOf('.') + 1)] as const;
-    const expected = letters
-      .map(({ id }) => id)
-      .sort((x, y) => {
-        const [[px, jx], [py, jy]] = [key(x), key(y)];
-        return px !== py ? py - px : jx < jy ? 1 : -1;
-      });
+    const expected = letters.map(({ id }) => id).sort((x, y) => (x < y ? 1 : -1));
+    expect(new Set(expected).size).toBe(letters.length);
     expect(await listed()).toEqual(expected);
 
     const pageThrough = async (query: string, limit: number) => {
@@ -244,15 +261,15 @@ describe('dead letters', () => {
     expect(await pageThrough(`&bot=${a.record.id}`, 1)).toEqual(expected.filter((id) => ofA.has(id)));
   });
 
-  it('leaves out a dead letter whose job vanished while the list was read, keeping the others right', async () => {
+  it('leaves out a dead letter whose record vanished while the list was read, keeping the others right', async () => {
     const bot = await registerBot();
     const first = await deadLetter(bot, 'first', alice);
     const gone = await deadLetter(bot, 'gone', bob);
     const last = await deadLetter(bot, 'last', carol);
-    // What a purge or the retention cleanup racing with a list leaves: the id in the failed set, the job deleted.
-    const job = await jobOf(bot, gone.update.update_id, 'failed');
-    const queueKey = `${gw.config.redisPrefix}:${job.queueName}`;
-    await gw.redis.del(`${queueKey}:${job.id}`);
+    // What a purge or the retention cleanup racing with a list leaves: the id in the indexes, the record deleted.
+    const P = gw.config.redisPrefix;
+    expect(await gw.redis.del(`${P}:dl:${gone.id}`)).toBe(1);
+    expect(await storedAs(gone.id, bot.record.id)).toEqual({ record: 0, all: expect.any(String), ofBot: expect.any(String) });
     try {
       const res = await call('GET', '/admin/dead-letters');
       expect(res.status, res.raw).toBe(200);
@@ -260,8 +277,12 @@ describe('dead letters', () => {
         [last.id, last.update.update_id],
         [first.id, first.update.update_id],
       ]);
+      const ofBot = await call('GET', `/admin/dead-letters?bot=${bot.record.id}&limit=1`);
+      expect(ofBot.status, ofBot.raw).toBe(200);
+      expect(ofBot.body.items.map((item: { id: string }) => item.id)).toEqual([last.id]);
     } finally {
-      await gw.redis.zrem(`${queueKey}:failed`, job.id!);
+      await gw.redis.zrem(`${P}:dls`, gone.id);
+      await gw.redis.zrem(`${P}:dlb:${bot.record.id}`, gone.id);
     }
   });
 
@@ -276,6 +297,7 @@ describe('dead letters', () => {
     );
     expectError(await call('GET', '/admin/dead-letters?bot=not%20a%20bot'), 404, 'bot_not_found');
     expectError(await call('GET', '/admin/dead-letters?cursor=0.no-such-job'), 400, 'invalid_cursor');
+    expectError(await call('GET', `/admin/dead-letters?cursor=${bot.record.id}-1-1`), 400, 'invalid_cursor');
     const invalid: [string, RegExp][] = [
       ['?limit=0', /^limit must not be less than 1$/],
       ['?limit=201', /^limit must not be greater than 200$/],
@@ -309,8 +331,8 @@ describe('dead letters', () => {
     });
 
     await tg.waitFor(() => replies(bot, 'second chance').length === 2, 10_000, 'the retried reply');
-    const done = await jobOf(bot, update.update_id, 'completed');
-    expect(idOf(done)).toBe(id);
+    await processed(bot, update.update_id);
+    expect(await storedAs(id, bot.record.id)).toEqual({ record: 0, all: null, ofBot: null });
     expect(await listed()).toEqual([other.id]);
     expectError(await call('GET', `/admin/dead-letters/${id}`), 404, 'dead_letter_not_found');
     expectError(await call('POST', `/admin/dead-letters/${id}/retry`), 404, 'dead_letter_not_found');
@@ -324,9 +346,16 @@ describe('dead letters', () => {
     tg.fail('sendMessage', CHAT_NOT_FOUND);
     expect((await call('POST', `/admin/dead-letters/${id}/retry`)).status).toBe(200);
     await tg.waitFor(() => replies(bot, 'doomed twice').length === 2, 10_000, 'the retried attempt');
-    await waitUntil(async () => (await listed()).includes(id), 10_000, 'the dead letter to come back');
-    const show = await call('GET', `/admin/dead-letters/${id}`);
-    expect(show.body).toMatchObject({ id, updateId: update.update_id, reason: PERMANENT_REASON });
+    // A new dead letter (a new id: `<n>` names the failure), the old one gone.
+    const again = await deadOf(bot, update.update_id);
+    expect(again.id).not.toBe(id);
+    expect(await listed()).toEqual([again.id]);
+    expectError(await call('GET', `/admin/dead-letters/${id}`), 404, 'dead_letter_not_found');
+    const show = await call('GET', `/admin/dead-letters/${again.id}`);
+    expect(show.body).toMatchObject({ id: again.id, updateId: update.update_id, reason: PERMANENT_REASON, update });
+    // The retry was a new delivery: its attempts are counted afresh.
+    expect(show.body.attempts).toEqual([expect.stringMatching(/^Attempt 1 failed \(permanent\): .*chat not found; not retried$/)]);
+    expect(await gw.queued(bot.record.id)).toEqual([]);
   });
 
   it("retries every dead letter of one bot, and only that bot's", async () => {
@@ -339,8 +368,8 @@ describe('dead letters', () => {
     const res = await call('POST', `/admin/bots/@${a.info.username}/dead-letters/retry`);
     expect(res.status, res.raw).toBe(200);
     expect(res.body).toEqual({ retried: 2 });
-    await jobOf(a, a1.update.update_id, 'completed');
-    await jobOf(a, a2.update.update_id, 'completed');
+    await processed(a, a1.update.update_id);
+    await processed(a, a2.update.update_id);
     expect(replies(a, 'a one')).toHaveLength(2);
     expect(replies(a, 'a two')).toHaveLength(2);
     expect(await listed()).toEqual([b1.id]);
@@ -378,18 +407,20 @@ describe('dead letters', () => {
     expect(one.body).toEqual({ purged: 1 });
     expect(await listed()).toEqual([b2.id, b1.id, a2.id]);
     // Gone from Redis, not just hidden; and it cannot be retried any more.
-    const ids = (await gw.jobs()).map(idOf);
+    const ids = (await gw.failed()).map((r) => r.id);
     expect(ids).not.toContain(a1.id);
     expect(ids).toContain(a2.id);
+    expect(await storedAs(a1.id, a.record.id)).toEqual({ record: 0, all: null, ofBot: null });
+    expect(await storedAs(a2.id, a.record.id)).toEqual({ record: 1, all: expect.any(String), ofBot: expect.any(String) });
     expectError(await call('POST', `/admin/dead-letters/${a1.id}/retry`), 404, 'dead_letter_not_found');
     expectError(await call('DELETE', `/admin/dead-letters/${a1.id}`), 404, 'dead_letter_not_found');
     // The dedupe key outlives the purge: Telegram sending the update again (its 200 lost on the way) is answered
     // as a duplicate, not processed a second time.
     const sentBefore = replies(a, 'purge a1').length;
     expect((await gw.deliver(a, a1.update)).status).toBe(200);
-    expect(
-      (await gw.jobs()).filter((j) => j.data.botId === a.record.id && j.data.update.update_id === a1.update.update_id),
-    ).toEqual([]);
+    expect((await gw.queued(a.record.id)).filter((e) => e.update.update_id === a1.update.update_id)).toEqual([]);
+    expect((await gw.failed(a.record.id)).filter((r) => r.entry.update.update_id === a1.update.update_id)).toEqual([]);
+    expect(await gw.keys(`dd:${a.record.id}:${a1.update.update_id}`)).toHaveLength(1);
     expect(replies(a, 'purge a1')).toHaveLength(sentBefore);
 
     expect((await call('DELETE', `/admin/dead-letters?bot=@${a.info.username}`)).body).toEqual({ purged: 1 });
@@ -400,7 +431,9 @@ describe('dead letters', () => {
     expect(everything.status, everything.raw).toBe(200);
     expect(everything.body).toEqual({ purged: 2 });
     expect(await listed()).toEqual([]);
-    expect(await gw.jobs(['failed'])).toEqual([]);
+    expect(await gw.failed()).toEqual([]);
+    // No record and no index left behind.
+    expect([...(await gw.keys('dl:*')), ...(await gw.keys('dls')), ...(await gw.keys('dlb:*'))]).toEqual([]);
     // Purged updates are never processed.
     for (const [bot, text] of [
       [a, 'purge a1'],
@@ -416,17 +449,24 @@ describe('dead letters', () => {
     const bot = await registerBot();
     const update = textUpdate(alice, 'all good');
     expect((await gw.deliver(bot, update)).status).toBe(200);
-    const completed = idOf(await jobOf(bot, update.update_id, 'completed'));
+    await processed(bot, update.update_id);
     const dead = await deadLetter(bot, 'dead');
-    const [, jobId] = /^\d+\.(.+)$/.exec(dead.id)!;
+    const n = Number(dead.id.slice(dead.id.lastIndexOf('-') + 1));
+    const other = await registerBot();
     const unknown = [
       'nope',
       '0.nope',
-      `${gw.config.queue.partitions}.${jobId}`,
-      `99999.${jobId}`,
-      // The right job id in another partition, and a job that did not fail.
-      `${(Number(dead.id.split('.')[0]) + 1) % gw.config.queue.partitions}.${jobId}`,
-      completed,
+      // The dead letter's update without its failure number, or with another one; the old partition form.
+      `${bot.record.id}-${dead.update.update_id}`,
+      `${bot.record.id}-${dead.update.update_id}-${n + 1}`,
+      `0.${dead.id}`,
+      `${dead.id}0`,
+      // The same update_id and number of another bot; an update that did not fail.
+      `${other.record.id}-${dead.update.update_id}-${n}`,
+      `${bot.record.id}-${update.update_id}-${n - 1}`,
+      `${bot.record.id}-${update.update_id}`,
+      // Redis key patterns are not patterns here.
+      `${bot.record.id}-*`,
     ];
     for (const id of unknown) {
       expectError(await call('GET', `/admin/dead-letters/${id}`), 404, 'dead_letter_not_found');

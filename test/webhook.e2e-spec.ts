@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BotRegistryService } from '../src/bots/bot-registry.service';
 import { BotRepository } from '../src/bots/bot.repository';
 import { PrismaService } from '../src/infra/database/prisma.service';
-import { partitionOf } from '../src/updates/update-queue';
+import { conversationKey } from '../src/updates/update-queue';
 import { FakeTelegram } from './support/fake-telegram';
 import { Harness, jsonOf, RegisteredBot, waitUntil } from './support/harness';
 import { alice, callbackQueryUpdate, futureKindUpdate, textUpdate } from './support/updates';
@@ -21,21 +21,33 @@ describe('POST /webhook/:token (ingress only)', () => {
     await gw.close();
   });
 
-  const jobsOf = async (botId: string) => (await gw.jobs()).filter((j) => j.data.botId === botId);
+  /** The updates waiting in the bot's mailboxes (this gateway runs no worker: nothing leaves them). */
+  const queuedOf = (botId: string) => gw.queued(botId);
+  /** The dedupe keys of every bot, without the prefix. */
+  const dedupeKeys = () => gw.keys('dd:*');
 
-  it('stores the update in the queue and answers 200 with an empty body', async () => {
+  it("stores the update in its conversation's mailbox and answers 200 with an empty body", async () => {
     const update = textUpdate(alice, 'hi');
+    const before = Date.now();
     const res = await gw.deliver(bot, update);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('');
-    const jobs = await jobsOf(bot.record.id);
-    expect(jobs).toHaveLength(1);
-    expect(jobs[0].data.update).toEqual(update);
-    expect(jobs[0].data.botId).toBe(bot.record.id);
+    const entries = await queuedOf(bot.record.id);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toEqual({ id: `${bot.record.id}-${update.update_id}`, at: expect.any(Number), update });
+    expect(entries[0].at).toBeGreaterThanOrEqual(before - 1_000);
+    expect(entries[0].at).toBeLessThanOrEqual(Date.now() + 1_000);
+    // In the mailbox of its chat, and that conversation is ready for a worker.
+    const ck = conversationKey(update as never);
+    expect(ck).toBe(`c${alice.id}`);
+    expect(await gw.keys(`mb:${bot.record.id}:*`)).toEqual([`mb:${bot.record.id}:${ck}`]);
+    expect(await gw.redis.lrange(`${gw.config.redisPrefix}:rdy:${bot.record.id}`, 0, -1)).toEqual([ck]);
   });
 
-  it('keeps the token and the secret out of the job payload and of every Redis key', async () => {
-    await gw.deliver(bot, textUpdate(alice, 'secret check'));
+  it('keeps the token and the secret out of the mailbox entries and of every Redis key and value', async () => {
+    const update = textUpdate(alice, 'secret check');
+    await gw.deliver(bot, update);
+    const dumps = new Map<string, string>();
     for (const key of await gw.keys()) {
       const full = `${gw.config.redisPrefix}:${key}`;
       expect(full).not.toContain(bot.token);
@@ -45,10 +57,21 @@ describe('POST /webhook/:token (ingress only)', () => {
           ? JSON.stringify(await gw.redis.hgetall(full))
           : type === 'string'
             ? ((await gw.redis.get(full)) ?? '')
-            : '';
+            : type === 'list'
+              ? JSON.stringify(await gw.redis.lrange(full, 0, -1))
+              : type === 'set'
+                ? JSON.stringify(await gw.redis.smembers(full))
+                : type === 'zset'
+                  ? JSON.stringify(await gw.redis.zrange(full, 0, -1))
+                  : `<${type}>`;
+      expect(dump, key).not.toMatch(/^<(?!none>)/);
+      dumps.set(key, dump);
       expect(dump).not.toContain(bot.token);
+      expect(dump).not.toContain(bot.token.split(':')[1]);
       expect(dump).not.toContain(bot.secret);
     }
+    // The check did read the stored update itself.
+    expect([...dumps.values()].some((dump) => dump.includes('secret check'))).toBe(true);
   });
 
   it('accepts a duplicate with 200 without enqueueing it again', async () => {
@@ -57,10 +80,11 @@ describe('POST /webhook/:token (ingress only)', () => {
     expect((await gw.deliver(other, update)).status).toBe(200);
     expect((await gw.deliver(other, update)).status).toBe(200);
     expect((await gw.deliver(other, { ...update })).status).toBe(200);
-    expect(await jobsOf(other.record.id)).toHaveLength(1);
+    expect((await queuedOf(other.record.id)).map((e) => e.update)).toEqual([update]);
+    expect(await gw.keys(`dd:${other.record.id}:*`)).toEqual([`dd:${other.record.id}:${update.update_id}`]);
     // The same update_id from another bot is a different update.
     expect((await gw.deliver(bot, { ...update })).status).toBe(200);
-    expect((await jobsOf(bot.record.id)).some((j) => j.data.update.update_id === update.update_id)).toBe(true);
+    expect((await queuedOf(bot.record.id)).some((e) => e.update.update_id === update.update_id)).toBe(true);
   });
 
   it('stores each update of a concurrent burst exactly once, duplicates sent at the same moment included', async () => {
@@ -78,8 +102,15 @@ describe('POST /webhook/:token (ingress only)', () => {
     const deliveries = [...updates, ...updates, ...updates].map((update) => gw.deliver(other, update));
     const statuses = await Promise.all(deliveries.map(async (res) => (await res).status));
     expect(statuses.every((status) => status === 200)).toBe(true);
-    const jobs = await jobsOf(other.record.id);
-    expect(jobs.map((j) => j.data.update.update_id).sort()).toEqual(updates.map((u) => u.update_id).sort());
+    const entries = await queuedOf(other.record.id);
+    expect(entries.map((e) => e.update.update_id).sort()).toEqual(updates.map((u) => u.update_id).sort());
+    // Each chat's mailbox holds its own updates, each once (concurrent requests: in no particular order).
+    for (let chat = 0; chat < 40; chat++) {
+      const mailbox = await gw.redis.lrange(`${gw.config.redisPrefix}:mb:${other.record.id}:c${5000 + chat}`, 0, -1);
+      const ids = mailbox.map((raw) => (JSON.parse(raw) as { update: { update_id: number } }).update.update_id);
+      const expected = updates.filter((_, i) => i % 40 === chat).map((u) => u.update_id);
+      expect(ids.sort((a, b) => a - b)).toEqual(expected.sort((a, b) => a - b));
+    }
     const after = await outcomes();
     expect({ accepted: after.accepted - before.accepted, duplicate: after.duplicate - before.duplicate }).toEqual({
       accepted: 150,
@@ -90,9 +121,8 @@ describe('POST /webhook/:token (ingress only)', () => {
   it('keeps the dedupe key for at least 25 hours', async () => {
     const update = textUpdate(alice, 'ttl');
     await gw.deliver(bot, update);
-    const partition = partitionOf(bot.record.id, update as never, gw.config.queue.partitions);
-    const [key] = await gw.keys(`updates-${partition}:de:${bot.record.id}-${update.update_id}`);
-    expect(key).toBeDefined();
+    const key = `dd:${bot.record.id}:${update.update_id}`;
+    expect(await gw.keys(key)).toEqual([key]);
     const ttl = await gw.redis.pttl(`${gw.config.redisPrefix}:${key}`);
     expect(ttl).toBeGreaterThan(25 * 3600 * 1000 - 60_000);
   });
@@ -104,8 +134,9 @@ describe('POST /webhook/:token (ingress only)', () => {
 
   it('answers 404 for an unknown token, with nothing enqueued', async () => {
     const { token } = gw.telegram.addBot();
-    const before = await gw.jobCount();
-    const res = await gw.post(token, textUpdate(alice, 'x'), { secret: bot.secret });
+    const before = { queued: await gw.queued(), dedupe: await dedupeKeys() };
+    const update = textUpdate(alice, 'x');
+    const res = await gw.post(token, update, { secret: bot.secret });
     expect(res.status).toBe(404);
     expect(await jsonOf(res)).toEqual({
       statusCode: 404,
@@ -113,7 +144,9 @@ describe('POST /webhook/:token (ingress only)', () => {
       message: 'Unknown bot',
       code: 'bot_not_found',
     });
-    expect(await gw.jobCount()).toBe(before);
+    expect(await gw.queued()).toEqual(before.queued);
+    expect((await dedupeKeys()).sort()).toEqual(before.dedupe.sort());
+    expect((await dedupeKeys()).some((k) => k.endsWith(`:${update.update_id}`))).toBe(false);
   });
 
   it('answers 404 for a disabled bot', async () => {
@@ -121,7 +154,8 @@ describe('POST /webhook/:token (ingress only)', () => {
     await gw.app.get(PrismaService).bot.update({ where: { id: disabled.record.id }, data: { enabled: false } });
     const res = await gw.deliver(disabled, textUpdate(alice, 'x'));
     expect(res.status).toBe(404);
-    expect(await jobsOf(disabled.record.id)).toHaveLength(0);
+    expect(await queuedOf(disabled.record.id)).toHaveLength(0);
+    expect(await gw.keys(`*${disabled.record.id}*`)).toEqual([]);
   });
 
   it('answers 401 for a missing or wrong secret', async () => {
@@ -169,7 +203,8 @@ describe('POST /webhook/:token (ingress only)', () => {
     const res = await gw.deliver(bot, huge);
     expect(res.status).toBe(413);
     expect((await jsonOf(res)).code).toBe('payload_too_large');
-    expect((await jobsOf(bot.record.id)).some((j) => j.data.update.update_id === huge.update_id)).toBe(false);
+    expect((await gw.queued()).some((e) => e.update.update_id === huge.update_id)).toBe(false);
+    expect(await gw.keys(`dd:${bot.record.id}:${huge.update_id}`)).toEqual([]);
   });
 
   it('looks a known bot up in Postgres once, not per update', async () => {
