@@ -769,7 +769,7 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
       const update = textUpdate(alice, text);
       expect((await gw.post(token, update, { secret })).status).toBe(200);
       await waitUntil(
-        async () => (await gw.jobs(['failed'])).some((j) => j.data.update.update_id === update.update_id),
+        async () => (await gw.failed(bot.id)).some((r) => r.entry.update.update_id === update.update_id),
         15_000,
         'the update to fail',
       );
@@ -787,6 +787,9 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
       expect(letters.map((l) => l.updateId)).toEqual([second, first]);
       expect(letters.every((l) => l.botId === bot.id && l.reason.includes('chat not found'))).toBe(true);
       expect(list.stdout).not.toContain(token);
+      // The ids are those of the dead letters stored in Redis.
+      const stored = await gw.failed(bot.id);
+      expect(letters.map((l) => l.id).sort()).toEqual(stored.map((r) => r.id).sort());
 
       const table = await cli(['failed', 'list', '--bot', bot.id]);
       expect(table.code).toBe(0);
@@ -807,11 +810,13 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
         15_000,
         'the retried letter to leave the list',
       );
+      expect((await gw.failed(bot.id)).map((r) => r.id)).toEqual([letters[0].id]);
 
       const purge = await cli(['failed', 'purge', '--bot', `@${bot.username}`]);
       expect(purge.code, purge.stderr).toBe(0);
       expect(purge.stdout).toContain('Deleted 1 dead letter(s)');
       expect(JSON.parse((await cli(['failed', 'list', '--bot', bot.id, '--json'])).stdout)).toEqual([]);
+      expect(await gw.failed(bot.id)).toEqual([]);
     });
 
     it('retries every dead letter of a bot and refuses ambiguous or unknown targets', async () => {
@@ -829,6 +834,8 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
         15_000,
         'both retries',
       );
+      await waitUntil(async () => (await gw.queued(bot.id)).length === 0, 15_000, 'the retried updates to be done');
+      expect(await gw.failed(bot.id)).toEqual([]);
 
       expectOneErrorLine(
         await cli(['failed', 'purge']),
@@ -837,6 +844,7 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
       );
       expectOneErrorLine(await cli(['failed', 'retry']), 2, 'give either a dead letter id or --bot <botId>');
       expectOneErrorLine(await cli(['failed', 'show', '0.nope']), 1, 'No dead letter 0.nope');
+      expectOneErrorLine(await cli(['failed', 'show', `${bot.id}-1-1`]), 1, `No dead letter ${bot.id}-1-1`);
       expectOneErrorLine(await cli(['failed', 'list', '--bot', '@no_such_bot']), 1, 'No bot @no_such_bot');
     });
   });

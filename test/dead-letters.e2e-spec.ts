@@ -236,8 +236,13 @@ describe('dead letters', () => {
     const at = Date.now();
     const P = gw.config.redisPrefix;
     for (const [i, { id }] of letters.entries()) {
-      expect(await gw.redis.zadd(`${P}:dls`, 'XX', 'CH', at, id)).toBe(1);
-      expect(await gw.redis.zadd(`${P}:dlb:${(i < 3 ? a : b).record.id}`, 'XX', 'CH', at, id)).toBe(1);
+      const ofBot = `${P}:dlb:${(i < 3 ? a : b).record.id}`;
+      await gw.redis.zadd(`${P}:dls`, 'XX', at, id);
+      await gw.redis.zadd(ofBot, 'XX', at, id);
+      expect([await gw.redis.zscore(`${P}:dls`, id), await gw.redis.zscore(ofBot, id)]).toEqual([
+        String(at),
+        String(at),
+      ]);
     }
     const expected = letters.map(({ id }) => id).sort((x, y) => (x < y ? 1 : -1));
     expect(new Set(expected).size).toBe(letters.length);
@@ -269,7 +274,11 @@ describe('dead letters', () => {
     // What a purge or the retention cleanup racing with a list leaves: the id in the indexes, the record deleted.
     const P = gw.config.redisPrefix;
     expect(await gw.redis.del(`${P}:dl:${gone.id}`)).toBe(1);
-    expect(await storedAs(gone.id, bot.record.id)).toEqual({ record: 0, all: expect.any(String), ofBot: expect.any(String) });
+    expect(await storedAs(gone.id, bot.record.id)).toEqual({
+      record: 0,
+      all: expect.any(String),
+      ofBot: expect.any(String),
+    });
     try {
       const res = await call('GET', '/admin/dead-letters');
       expect(res.status, res.raw).toBe(200);
@@ -354,7 +363,9 @@ describe('dead letters', () => {
     const show = await call('GET', `/admin/dead-letters/${again.id}`);
     expect(show.body).toMatchObject({ id: again.id, updateId: update.update_id, reason: PERMANENT_REASON, update });
     // The retry was a new delivery: its attempts are counted afresh.
-    expect(show.body.attempts).toEqual([expect.stringMatching(/^Attempt 1 failed \(permanent\): .*chat not found; not retried$/)]);
+    expect(show.body.attempts).toEqual([
+      expect.stringMatching(/^Attempt 1 failed \(permanent\): .*chat not found; not retried$/),
+    ]);
     expect(await gw.queued(bot.record.id)).toEqual([]);
   });
 
@@ -411,7 +422,11 @@ describe('dead letters', () => {
     expect(ids).not.toContain(a1.id);
     expect(ids).toContain(a2.id);
     expect(await storedAs(a1.id, a.record.id)).toEqual({ record: 0, all: null, ofBot: null });
-    expect(await storedAs(a2.id, a.record.id)).toEqual({ record: 1, all: expect.any(String), ofBot: expect.any(String) });
+    expect(await storedAs(a2.id, a.record.id)).toEqual({
+      record: 1,
+      all: expect.any(String),
+      ofBot: expect.any(String),
+    });
     expectError(await call('POST', `/admin/dead-letters/${a1.id}/retry`), 404, 'dead_letter_not_found');
     expectError(await call('DELETE', `/admin/dead-letters/${a1.id}`), 404, 'dead_letter_not_found');
     // The dedupe key outlives the purge: Telegram sending the update again (its 200 lost on the way) is answered

@@ -73,7 +73,7 @@ describe('outages of Redis and Postgres', () => {
   it('Redis away for 30 s: 503 + Retry-After within a second, then everything acknowledged is processed', async () => {
     const proxy = await TcpProxy.start(hostPort(TEST_REDIS_URL));
     cleanups.push(() => proxy.down());
-    const gw = await Harness.start({ role: 'all', env: { REDIS_URL: proxy.url('redis'), QUEUE_PARTITIONS: '4' } });
+    const gw = await Harness.start({ role: 'all', env: { REDIS_URL: proxy.url('redis') } });
     cleanups.push(() => gw.close());
     const bot = await gw.registerBot();
     // Known to the API's cache before the outage, and disabled while the cache cannot hear about it.
@@ -113,14 +113,16 @@ describe('outages of Redis and Postgres', () => {
       );
       expect(repliesTo(gw.telegram, bot, sender.chatId)).toEqual(sender.accepted);
     }
-    expect((await gw.jobs(['failed'])).length).toBe(0);
+    // Nothing failed for good, and nothing is left waiting.
+    expect(await gw.failed()).toEqual([]);
+    await waitUntil(async () => (await gw.queued(bot.record.id)).length === 0, 10_000, 'the mailboxes to empty');
   }, 120_000);
 
   it('Postgres away for 60 s: cached bots keep working, admin calls answer 503, all recovers', async () => {
     const proxy = await TcpProxy.start(hostPort(TEST_DATABASE_URL));
     cleanups.push(() => proxy.down());
     const databaseUrl = TEST_DATABASE_URL.replace(/@[^/]+\//, `@127.0.0.1:${proxy.port}/`);
-    const gw = await Harness.start({ role: 'all', env: { DATABASE_URL: databaseUrl, QUEUE_PARTITIONS: '4' } });
+    const gw = await Harness.start({ role: 'all', env: { DATABASE_URL: databaseUrl } });
     cleanups.push(async () => {
       await proxy.up();
       await gw.close();
@@ -162,5 +164,8 @@ describe('outages of Redis and Postgres', () => {
     const fresh = await gw.registerBot();
     expect((await gw.deliver(fresh, textUpdate({ id: 901, first_name: 'Q' }, '/start'))).status).toBe(200);
     await gw.telegram.waitFor(() => gw.telegram.callsOf('sendMessage', fresh.token).length === 1);
+    // Every update accepted during the outage was processed: none failed for good, none is left waiting.
+    await waitUntil(async () => (await gw.queued()).length === 0, 10_000, 'the mailboxes to empty');
+    expect(await gw.failed()).toEqual([]);
   }, 150_000);
 });

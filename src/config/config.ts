@@ -53,7 +53,6 @@ export interface AppConfig {
     attempts: number;
     backoffMs: number;
     backoffMaxMs: number;
-    completedRetentionSeconds: number;
     failedRetentionSeconds: number;
   };
   worker: {
@@ -307,7 +306,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
       attempts: r.int('JOB_ATTEMPTS', 6, 1, 1000),
       backoffMs: r.int('JOB_BACKOFF_MS', 1000, 1),
       backoffMaxMs: r.int('JOB_BACKOFF_MAX_MS', 30_000, 1),
-      completedRetentionSeconds: r.int('COMPLETED_JOB_RETENTION_SECONDS', 3600, 0),
       failedRetentionSeconds: r.int('FAILED_JOB_RETENTION_SECONDS', 7 * 24 * 3600, 0),
     },
     worker: {
