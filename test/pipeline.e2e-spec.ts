@@ -210,6 +210,37 @@ describe('workers and the shared dispatcher', () => {
     }
   });
 
+  it("a bot in Telegram's flood wait holds no worker slot and delays no other bot", async () => {
+    const small = await Harness.start({ role: 'all', env: { WORKER_CONCURRENCY: '2' }, telegram: gw.telegram });
+    try {
+      const flooded = await small.registerBot();
+      const other = await small.registerBot();
+      small.telegram.alwaysFail.set(
+        flooded.token,
+        FakeTelegram.error(429, 'Too Many Requests: retry after 30', { retry_after: 30 }),
+      );
+      // Many of the flooded bot's chats first, then the other bot's: with 2 slots, waiting chats would block it.
+      const chats = Array.from({ length: 20 }, (_, i) => ({ ...alice, id: 930_000 + i }));
+      for (const person of chats) expect((await small.deliver(flooded, textUpdate(person, 'x'))).status).toBe(200);
+      await small.telegram.waitFor(() => small.telegram.callsOf('sendMessage', flooded.token).length >= 1, 5_000);
+      const started = Date.now();
+      for (let i = 0; i < 10; i++) {
+        expect((await small.deliver(other, textUpdate({ ...bob, id: 940_000 + i }, `hi ${i}`))).status).toBe(200);
+      }
+      await small.telegram.waitFor(() => small.telegram.callsOf('sendMessage', other.token).length === 10, 5_000);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // The flood wait is the bot's: once one call got 429, its other chats were not sent to Telegram at all.
+      expect(small.telegram.callsOf('sendMessage', flooded.token).length).toBeLessThanOrEqual(2);
+      // They wait in Redis, in their conversations, without a slot; nothing was dropped.
+      expect(await small.queued(flooded.record.id)).toHaveLength(20);
+      const metrics = await (await fetch(`${small.baseUrl}/metrics`)).text();
+      expect(metrics).toMatch(/tg_gateway_bots_in_flood_wait 1/);
+    } finally {
+      small.telegram.alwaysFail.clear();
+      await small.close();
+    }
+  });
+
   it('counts processed and failed updates in /metrics', async () => {
     const text = await (await fetch(`${gw.baseUrl}/metrics`)).text();
     expect(text).toMatch(/tg_gateway_updates_processed_total\{kind="message"\} [1-9]/);

@@ -36,6 +36,8 @@ export class FakeTelegram {
   readonly calls: TelegramCall[] = [];
   private readonly bots = new Map<string, FakeBot>();
   private readonly failures = new Map<string, Scripted[]>();
+  /** Tokens all of whose calls get this answer (a bot in flood control), until removed. */
+  readonly alwaysFail = new Map<string, Scripted>();
   /** Webhooks by bot id: like Telegram, a webhook belongs to the bot, not to one of its tokens. */
   private readonly webhooks = new Map<number, Record<string, any>>();
   private messageId = 1;
@@ -131,6 +133,8 @@ export class FakeTelegram {
     this.calls.push({ token, method, params, at: Date.now() });
     const bot = this.bots.get(token);
     if (!bot) return FakeTelegram.error(401, 'Unauthorized');
+    const always = this.alwaysFail.get(token);
+    if (always) return always;
     const scripted = this.failures.get(method)?.shift();
     if (scripted) return scripted;
     const ok = (result: unknown) => ({ status: 200, body: { ok: true, result } });
