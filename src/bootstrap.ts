@@ -44,12 +44,12 @@ export async function createApp({ role, config, logger }: CreateAppOptions): Pro
 
 /**
  * Graceful shutdown on SIGTERM/SIGINT, in the order Nest runs its hooks on close:
- * 1. onModuleDestroy: readiness turns false; beforeApplicationShutdown: workers finish their jobs (a job waiting
- *    to retry is handed back to the head of its partition);
+ * 1. onModuleDestroy: readiness turns false; beforeApplicationShutdown: workers finish the update each conversation
+ *    is running and hand the conversations back (to the head of their bot's ready list);
  * 2. the HTTP server stops accepting and lets in-flight requests finish (their updates are enqueued);
- * 3. onApplicationShutdown: queues, Redis and Postgres connections close.
- * Then the process exits 0; if that takes longer than SHUTDOWN_TIMEOUT_MS it exits 1 (unfinished jobs are then
- * retried by another worker once their lock expires).
+ * 3. onApplicationShutdown: Redis and Postgres connections close.
+ * Then the process exits 0; if that takes longer than SHUTDOWN_TIMEOUT_MS it exits 1 (unfinished updates are then
+ * run again by another worker once this one's heartbeat expires).
  */
 function installShutdown(app: NestFastifyApplication, config: AppConfig, logger: PinoLogger): void {
   const onSignal = (signal: NodeJS.Signals) => {

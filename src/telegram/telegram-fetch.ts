@@ -14,8 +14,9 @@ interface GrammyFetchInit {
  * against ~100 µs per call); a worker makes one or more such calls per update. grammY only reads the response
  * as JSON, so that is all the returned object offers.
  */
+/** `connectionsPerOrigin` bounds the Bot API calls in flight per worker: give it at least WORKER_CONCURRENCY. */
 export function createTelegramFetch(options: { connectionsPerOrigin?: number } = {}): typeof fetch {
-  const dispatcher = new Agent({ connections: options.connectionsPerOrigin ?? 128, keepAliveTimeout: 30_000 });
+  const dispatcher = new Agent({ connections: options.connectionsPerOrigin ?? 256, keepAliveTimeout: 30_000 });
   const telegramFetch = async (url: string | URL, init: GrammyFetchInit = {}) => {
     const response = await request(url, {
       method: (init.method ?? 'GET') as 'GET',

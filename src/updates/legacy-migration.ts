@@ -6,7 +6,7 @@ import { APP_CONFIG } from '../config/config.module';
 import { serializeError } from '../common/logger';
 import { RedisConnections } from '../infra/redis/redis.module';
 import { REMOVE_FINISHED_BEFORE } from './job-removal';
-import { MIGRATE_LEGACY_JOB } from './mailbox-scripts';
+import { MIGRATE_LEGACY_JOB, UNLOCK } from './mailbox-scripts';
 import { conversationKey, MailboxEntry, partitionQueueName } from './update-queue';
 
 interface LegacyJobData {
@@ -54,7 +54,7 @@ export class LegacyQueueMigration {
           continue;
         }
         const moved = await this.migrate(lockKey);
-        await redis.del(lockKey);
+        await redis.eval(UNLOCK, 1, lockKey, me);
         this.logger.log({ msg: 'Moved the updates of the partition layout into conversation mailboxes', ...moved });
         return;
       } catch (error) {
@@ -77,7 +77,8 @@ export class LegacyQueueMigration {
       const waiting = (await redis.lrange(`${qp}wait`, 0, -1)).reverse().map((id) => ({ id, list: 'wait' }));
       const jobs = [...active, ...waiting];
       // Newest first, each pushed on the head of its mailbox: the oldest ends up first.
-      for (const { id, list } of jobs.reverse()) {
+      for (const [i, { id, list }] of jobs.reverse().entries()) {
+        if (i % 200 === 199) await redis.pexpire(lockKey, 60_000);
         const raw = await redis.hget(`${qp}${id}`, 'data');
         if (!raw) {
           await redis.lrem(`${qp}${list}`, 1, id);

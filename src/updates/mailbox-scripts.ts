@@ -107,6 +107,8 @@ while #out < n and tries > 0 do
     end
   end
 end
+-- Work left for other idle workers: pass the wake-up on.
+if #out == n and redis.call('LLEN', rot) > 0 then wake() end
 return out
 `;
 
@@ -115,7 +117,8 @@ return out
  * ARGV: prefix, conv, lease, worker, head entry, more (entries to return if the worker may go on, 0 to hand the
  * conversation back), dead letter id, dead letter JSON, dead letter bot, failedAt.
  * Returns {-1} when the lease was lost (another worker owns the conversation now: nothing changed), {0} when the
- * mailbox is empty (released), {1, entries…} to go on with, {2} when handed back to the end of the ready list.
+ * mailbox is empty (released), {1, entries…} to go on with, {2} when handed back: to the end of the ready list, or
+ * to its head when `more` is negative (a worker shutting down).
  */
 export const ACK = `${LIB}
 local conv, lease, worker, head, more = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
@@ -143,7 +146,7 @@ if more > 0 and redis.call('EXISTS', P .. 'pause:' .. bot) == 0 then
   return out
 end
 release(conv, worker)
-ready(bot, ck, false)
+ready(bot, ck, more < 0)
 return {2}
 `;
 
@@ -193,6 +196,28 @@ if ARGV[3] == 'new' then ok = redis.call('SET', key, '1', 'PX', ms, 'NX') else o
 if not ok then return 0 end
 redis.call('ZADD', P .. 'wk', now() + ms, worker)
 return 1
+`;
+
+/**
+ * Hands back conversations a worker holds in Redis but not in memory (a claim whose reply was lost, a conversation
+ * whose run failed unexpectedly): each goes back to the head of its bot's ready list. ARGV: prefix, worker, convs….
+ */
+export const RELEASE_ORPHANS = `${LIB}
+local worker = ARGV[2]
+local n = 0
+for i = 3, #ARGV do
+  local conv = ARGV[i]
+  local lease = redis.call('HGET', P .. 'lease', conv)
+  if lease and string.find(lease, worker .. ':', 1, true) == 1 then
+    local bot, ck = split(conv)
+    release(conv, worker)
+    ready(bot, ck, true)
+    n = n + 1
+  else
+    redis.call('SREM', P .. 'wl:' .. worker, conv)
+  end
+end
+return n
 `;
 
 /** A worker that stops cleanly. ARGV: prefix, worker. Its conversations must have been handed back already. */
@@ -245,11 +270,16 @@ for _, conv in ipairs(redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', t, 'LI
   promoted = promoted + 1
 end
 for _, bot in ipairs(redis.call('ZRANGEBYSCORE', P .. 'paused', '-inf', t, 'LIMIT', 0, limit)) do
-  redis.call('ZREM', P .. 'paused', bot)
-  if redis.call('EXISTS', P .. 'pause:' .. bot) == 0 and redis.call('LLEN', P .. 'rdy:' .. bot) > 0
-    and not redis.call('LPOS', P .. 'rot', bot) then
-    redis.call('RPUSH', P .. 'rot', bot)
-    wake()
+  local left = redis.call('PTTL', P .. 'pause:' .. bot)
+  if left > 0 then
+    -- Not expired yet (Redis expires a key only after its last millisecond): look again then.
+    redis.call('ZADD', P .. 'paused', t + left, bot)
+  else
+    redis.call('ZREM', P .. 'paused', bot)
+    if redis.call('LLEN', P .. 'rdy:' .. bot) > 0 and not redis.call('LPOS', P .. 'rot', bot) then
+      redis.call('RPUSH', P .. 'rot', bot)
+      wake()
+    end
   end
 end
 local nextAt = -1
@@ -288,6 +318,12 @@ for i = 2, #ARGV, 2 do
   redis.call('ZREM', P .. 'dlb:' .. bot, id)
 end
 return n
+`;
+
+/** Deletes a lock if it is still ours. KEYS[1] the lock; ARGV[1] our token. */
+export const UNLOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 `;
 
 /**

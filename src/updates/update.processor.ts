@@ -15,7 +15,7 @@ import { createTelegramFetch } from '../telegram/telegram-fetch';
 import { createDispatcher } from './dispatcher';
 import { LegacyQueueMigration } from './legacy-migration';
 import { FloodWaitError, LeaseLostError, leaseGuards } from './lease-guard';
-import { ACK, CLAIM, DEFER, HEARTBEAT, HOUSEKEEP, UNREGISTER } from './mailbox-scripts';
+import { ACK, CLAIM, DEFER, HEARTBEAT, HOUSEKEEP, RELEASE_ORPHANS, UNREGISTER } from './mailbox-scripts';
 import { classifyFailure, Failure } from './telegram-errors';
 import { MailboxEntry, updateKind } from './update-queue';
 
@@ -31,6 +31,7 @@ type MailboxRedis = Redis & {
   tgwHeartbeat(...args: (string | number)[]): Promise<number>;
   tgwHousekeep(...args: (string | number)[]): Promise<[number, number, number]>;
   tgwUnregister(...args: (string | number)[]): Promise<number>;
+  tgwReleaseOrphans(...args: (string | number)[]): Promise<number>;
 };
 
 /** A conversation this worker holds: its lease in Redis and its mailbox's head entry. */
@@ -65,7 +66,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
   private readonly logger = new Logger(UpdateProcessor.name);
   private readonly dispatcher: Composer<GatewayContext>;
   private readonly grammyBots = new Map<string, { token: string; bot: Bot<GatewayContext> }>();
-  private readonly fetch = createTelegramFetch();
+  private readonly fetch: typeof fetch;
   private readonly redis: MailboxRedis;
   private readonly wakeConnection: Redis;
   private readonly prefix: string;
@@ -77,7 +78,15 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
   private lastBeatAt = 0;
   private registered = false;
   private closing = false;
+  private closingAt = 0;
   private inFlight = 0;
+  /** The conversations this worker runs, by conversation. */
+  private readonly held = new Map<string, Held>();
+  /** Claims sent and not yet answered, and claims answered so far (for `reconcile`). */
+  private claimsPending = 0;
+  private claimsDone = 0;
+  /** Set when a BLPOP took a wake-up token that no wait was there to see. */
+  private signalled = false;
   private readonly inFlightByBot = new Map<string, number>();
   /** Flood waits this process learnt of (bot id → until, ms): calls are refused locally until then. */
   private readonly floodUntil = new Map<string, number>();
@@ -103,6 +112,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
       sessionTtlSeconds: config.sessionTtlSeconds,
     });
     this.prefix = `${config.redisPrefix}:`;
+    this.fetch = createTelegramFetch({ connectionsPerOrigin: Math.max(256, config.worker.concurrency) });
     const commands = redis.forCommands('worker');
     for (const [name, lua] of Object.entries({
       tgwClaim: CLAIM,
@@ -111,6 +121,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
       tgwHeartbeat: HEARTBEAT,
       tgwHousekeep: HOUSEKEEP,
       tgwUnregister: UNREGISTER,
+      tgwReleaseOrphans: RELEASE_ORPHANS,
     })) {
       commands.defineCommand(name, { numberOfKeys: 0, lua });
     }
@@ -129,6 +140,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
   // Runs before the HTTP server and the connections close (see bootstrap.ts).
   async beforeApplicationShutdown() {
     this.closing = true;
+    this.closingAt = Date.now();
     for (const wake of this.sleepers) wake();
     this.wakeLoop?.();
     this.wakeConnection.disconnect();
@@ -178,8 +190,10 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     try {
       const ok = await this.redis.tgwHeartbeat(this.prefix, id, 'renew', this.config.worker.lockDurationMs);
       if (id !== this.workerId) return;
-      if (ok === 1) this.lastBeatAt = sentAt;
-      else this.retire('its heartbeat expired in Redis');
+      if (ok === 1) {
+        this.lastBeatAt = sentAt;
+        await this.reconcile(id);
+      } else this.retire('its heartbeat expired in Redis');
     } catch {
       // Redis away: `mayAct` turns false once the last confirmed heartbeat is too old, and the worker retires then.
       if (!this.mayAct(0)) this.retire('Redis has been unreachable for longer than JOB_LOCK_MS allows');
@@ -218,11 +232,15 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
         botMaxInFlight > 0 ? [...this.inFlightByBot].filter(([, n]) => n >= botMaxInFlight).map(([bot]) => bot) : [];
       let claimed: Awaited<ReturnType<MailboxRedis['tgwClaim']>>;
       const generation = this.generation;
+      this.claimsPending++;
       try {
         claimed = await this.redis.tgwClaim(this.prefix, this.workerId, '', free, 1, ...skip);
       } catch {
         await this.sleep(500);
         continue;
+      } finally {
+        this.claimsPending--;
+        this.claimsDone++;
       }
       if (claimed === -1) {
         if (generation === this.generation) this.retire('its heartbeat expired in Redis');
@@ -238,17 +256,26 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
 
   /** Sleeps until a conversation becomes ready somewhere (a token on P:sig), a slot frees up, or 1 s passed. */
   private async waitForSignal(): Promise<void> {
+    if (this.signalled) {
+      this.signalled = false;
+      return;
+    }
     const slot = this.waitForWake(1_000);
     // One BLPOP at a time: a second one would queue behind the first on the connection, and the token that wakes
     // the first would be lost to a loop no longer waiting for it.
     this.signal ??= this.wakeConnection
       .blpop(`${this.prefix}sig`, 1)
       .then(
-        () => undefined,
-        () => void this.sleep(500),
+        (token) => {
+          if (token) this.signalled = true;
+        },
+        () => this.sleep(500).then(() => undefined),
       )
       .finally(() => (this.signal = undefined));
     await Promise.race([slot, this.signal]);
+    this.signalled = false;
+    // Whichever won, the other wait's timer goes.
+    this.wakeLoop?.();
   }
 
   private waitForWake(ms: number): Promise<void> {
@@ -275,11 +302,13 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private hold(held: Held): void {
+    this.held.set(held.conv, held);
     this.inFlight++;
     this.inFlightByBot.set(held.bot, (this.inFlightByBot.get(held.bot) ?? 0) + 1);
     const run = this.runConversation(held)
       .catch((error: unknown) => this.logger.error({ msg: 'Conversation failed', err: serializeError(error) }))
       .finally(() => {
+        if (this.held.get(held.conv) === held) this.held.delete(held.conv);
         this.running.delete(run);
         this.inFlight--;
         const left = (this.inFlightByBot.get(held.bot) ?? 1) - 1;
@@ -306,18 +335,29 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     const { attempts, backoffMs, backoffMaxMs } = this.config.queue;
     for (let outageWaits = 0; ;) {
       if (this.closing) return this.defer(held, raw, raw, 'release', 0);
-      if (!this.holds(held)) return 'stop';
+      if (!(await this.mayStart(held))) return 'stop';
       const failure = await this.attempt(held, entry);
       if (!failure) {
         this.metrics.updatesProcessed.inc({ kind: updateKind(entry.update) });
         return this.finish(held, raw, entry, null);
       }
-      if (failure.kind === 'lost') return 'stop';
-      this.metrics.updatesFailed.inc({ kind: failure.kind });
+      // This worker could no longer act for the conversation mid-update (cut off from Redis, or shutting down): run
+      // it again once it may, or hand it back.
+      if (failure.kind === 'lost') continue;
+      this.metrics.updatesFailed.inc({ kind: failure.kind === 'flood_wait' ? 'rate_limited' : failure.kind });
       if (failure.kind === 'unavailable') {
         // Our own Redis or Postgres is away: wait for it without spending an attempt, as long as we hold on.
         await this.sleep(Math.min(backoffMs * 2 ** outageWaits++, 5_000));
         continue;
+      }
+      if (failure.kind === 'flood_wait') {
+        // Telegram's flood control is the bot's, not this update's: the bot waits, and no attempt is spent.
+        const until = Date.now() + failure.retryAfterMs;
+        if ((this.floodUntil.get(held.bot) ?? 0) < until) this.floodUntil.set(held.bot, until);
+        if (failure.reason) {
+          this.logger.warn({ msg: `${failure.reason}; the bot waits ${failure.retryAfterMs} ms`, entryId: entry.id });
+        }
+        return this.defer(held, raw, raw, 'pause', until);
       }
       if (failure.kind === 'disabled') {
         // Disabled: its updates stay queued, untouched, until it is enabled again (or deleted: then dead letters).
@@ -339,39 +379,55 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
         this.logger.warn({ msg: 'Update failed; kept in the dead letters', entryId: entry.id, reason });
         return this.finish(held, raw, updated, reason);
       }
-      if (failure.kind === 'rate_limited') {
-        const until = Date.now() + failure.retryAfterMs;
-        if ((this.floodUntil.get(held.bot) ?? 0) < until) this.floodUntil.set(held.bot, until);
-        logLine(`Attempt ${n} failed (rate_limited): ${failure.reason}; the bot waits ${failure.retryAfterMs} ms`);
-        return this.defer(held, raw, JSON.stringify(updated), 'pause', until);
-      }
       const waitMs = Math.min(backoffMs * 2 ** (n - 1), backoffMaxMs);
       logLine(`Attempt ${n} failed (${failure.kind}): ${failure.reason}; retrying in ${waitMs} ms`);
       return this.defer(held, raw, JSON.stringify(updated), 'delay', Date.now() + waitMs);
     }
   }
 
-  /** Whether this worker may start work for the conversation now. */
-  private holds(held: Held): boolean {
-    if (held.generation !== this.generation) return false;
-    if (this.mayAct(this.config.telegramTimeoutMs)) return true;
-    if (!this.mayAct(0)) this.retire('Redis has been unreachable for longer than JOB_LOCK_MS allows');
-    return false;
+  /**
+   * Whether this worker may start an update of the conversation: waits while it is cut off from Redis but its
+   * heartbeat may still be alive there; false once the conversation is no longer its own (it retired).
+   */
+  private async mayStart(held: Held): Promise<boolean> {
+    for (;;) {
+      if (held.generation !== this.generation) return false;
+      if (this.mayAct(this.config.telegramTimeoutMs)) return true;
+      if (!this.mayAct(0)) {
+        this.retire('Redis has been unreachable for longer than JOB_LOCK_MS allows');
+        return false;
+      }
+      if (this.closing) return false;
+      await this.sleep(100);
+    }
+  }
+
+  /** Whether a Bot API call (or the session write) may be made now for the conversation. */
+  private mayCall(held: Held): boolean {
+    const timeout = this.config.telegramTimeoutMs;
+    if (held.generation !== this.generation || !this.mayAct(timeout)) return false;
+    // Shutting down: only a call that ends before the shutdown deadline (the update is handed back otherwise).
+    return !this.closing || Date.now() + timeout < this.closingAt + this.config.shutdownTimeoutMs - 1_000;
   }
 
   /** Runs the update once; the failure, if any, classified. */
   private async attempt(
     held: Held,
     entry: MailboxEntry,
-  ): Promise<Failure | { kind: 'lost' } | { kind: 'disabled' } | null> {
+  ): Promise<
+    | Failure
+    | { kind: 'lost' }
+    | { kind: 'disabled' }
+    | { kind: 'flood_wait'; retryAfterMs: number; reason: string | null }
+    | null
+  > {
     try {
       const bot = await this.registry.findForWorker(held.bot);
       if (!bot) return { kind: 'permanent', reason: 'The bot is no longer registered' };
       if (!bot.enabled) return { kind: 'disabled' };
-      const timeout = this.config.telegramTimeoutMs;
       leaseGuards.set(entry.update, {
         check: () => {
-          if (!this.holds(held) || !this.mayAct(timeout)) throw new LeaseLostError();
+          if (!this.mayCall(held)) throw new LeaseLostError();
           const flood = (this.floodUntil.get(held.bot) ?? 0) - Date.now();
           if (flood > 0) throw new FloodWaitError(flood);
         },
@@ -381,10 +437,11 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     } catch (error) {
       const inner = (error as { error?: unknown }).error ?? error;
       if (inner instanceof LeaseLostError) return { kind: 'lost' };
-      if (inner instanceof FloodWaitError) {
-        return { kind: 'rate_limited', retryAfterMs: inner.retryAfterMs, reason: inner.message };
-      }
-      return classifyFailure(error);
+      if (inner instanceof FloodWaitError)
+        return { kind: 'flood_wait', retryAfterMs: inner.retryAfterMs, reason: null };
+      const failure = classifyFailure(error);
+      if (failure.kind === 'rate_limited') return { ...failure, kind: 'flood_wait' };
+      return failure;
     }
   }
 
@@ -403,7 +460,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
       deadArgs = [id, JSON.stringify(record), held.bot, failedAt];
     }
     held.head = null;
-    const more = --held.budget > 0 && !this.closing ? 1 : 0;
+    const more = this.closing ? -1 : --held.budget > 0 ? 1 : 0;
     const reply = await this.retrying(held, () =>
       this.redis.tgwAck(this.prefix, held.conv, held.lease, this.workerId, raw, more, ...deadArgs),
     );
@@ -436,7 +493,9 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
       try {
         return await command();
       } catch (error) {
-        if (held.generation !== this.generation || !this.mayAct(0)) {
+        if (held.generation !== this.generation) return null;
+        if (!this.mayAct(0)) {
+          this.retire('Redis has been unreachable for longer than JOB_LOCK_MS allows');
           this.logger.warn({
             msg: 'Lost touch with Redis; the conversation will be taken over',
             err: serializeError(error),
@@ -446,6 +505,22 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
         await this.sleep(wait);
       }
     }
+  }
+
+  /**
+   * Hands back the conversations Redis says this worker holds but it does not run (a claim whose reply was lost, a
+   * run that failed unexpectedly), so that none waits for a heartbeat that never expires. Skipped while a claim is
+   * on its way, whose conversations are not in memory yet.
+   */
+  private async reconcile(id: string): Promise<void> {
+    if (this.claimsPending > 0) return;
+    const claims = this.claimsDone;
+    const members = await this.redis.smembers(`${this.prefix}wl:${id}`);
+    if (this.claimsPending > 0 || claims !== this.claimsDone || id !== this.workerId) return;
+    const orphans = members.filter((conv) => !this.held.has(conv));
+    if (orphans.length === 0) return;
+    const released = await this.redis.tgwReleaseOrphans(this.prefix, id, ...orphans);
+    if (released > 0) this.logger.warn({ msg: 'Handed back conversations this worker had lost track of', released });
   }
 
   private scheduleHousekeeping(delayMs: number): void {
