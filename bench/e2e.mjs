@@ -26,26 +26,18 @@
 // variables (DATABASE_URL, REDIS_URL, REDIS_PREFIX, TOKEN_ENCRYPTION_KEYS, ...), and optionally BENCH_DURATION,
 // BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_CHATS, BENCH_DRAIN_TIMEOUT (default 120), BENCH_WAIT_IDLE, BENCH_WORKERS,
 // BENCH_API_NODE_ARGS / BENCH_WORKER_NODE_ARGS (extra node flags for the gateway's processes). Helpers: bench/lib.mjs.
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
-import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import {
-  baseEnv,
-  gatewayEnv,
-  cpuWindow,
-  dist,
+  deliveryChecks,
   fmt,
-  freePort,
-  getJson,
   getText,
-  here,
   load as loadAt,
   loadBots,
-  nodeArgs,
+  measureEndToEnd,
   metricLabels,
   metricSum,
   positiveInt,
@@ -55,13 +47,13 @@ import {
   resultsDir,
   round,
   runDir,
-  startNode,
+  startFakeTelegram,
+  startGateway,
+  startInlineServer,
   stopAll,
   stopChild,
   table,
   updateRequests,
-  waitForHttp,
-  waitForIdle,
   stopChildrenOnSignals,
   runInfo,
 } from './lib.mjs';
@@ -91,262 +83,54 @@ function workerCounts(raw) {
 stopChildrenOnSignals(TAG);
 
 // The single-bot servers serve one bot: every target gets the same requests, to the first bench bot.
-const allBots = loadBots();
-const bot = allBots[0];
-const botInfo = {
-  id: bot.telegramId,
-  is_bot: true,
-  first_name: 'Bench 1',
-  username: `bench_${bot.telegramId}_bot`,
-  can_join_groups: true,
-  can_read_all_group_messages: false,
-  supports_inline_queries: false,
-  can_connect_to_business: false,
-  has_main_web_app: false,
-};
+const bot = loadBots()[0];
 const setupRequest = updateRequests([bot], opts.chats);
 const load = (url, seconds) => loadAt(url, seconds, { connections: opts.connections, setupRequest });
-const redisPrefix = env.REDIS_PREFIX ?? 'tgw';
-
-// ---------------------------------------------------------------------------------------------------------------
-// Measurement
-
-const say = (text) => process.stdout.write(text);
-
-async function sendMessages(telegramUrl) {
-  return (await getJson(`${telegramUrl}/stats`)).methods.sendMessage ?? 0;
-}
-
-/**
- * Waits until the replies caught up with the accepted updates (or `timeoutMs` passed, or a process of the target
- * died). Polls the fake Telegram every 50 ms and the accepted count every 150 ms; the accepted count must have been
- * stable for 300 ms (requests in flight when the load stopped still finish). Returns the final counts and the time
- * (performance.now()) at which the final reply count was first seen.
- */
-async function waitForReplies(target, telegramUrl, timeoutMs, initial) {
-  const deadline = performance.now() + timeoutMs;
-  let replies = initial?.replies ?? (await sendMessages(telegramUrl));
-  let lastReplyAt = initial?.at ?? performance.now();
-  let accepted = await target.accepted();
-  let acceptedStableSince = performance.now();
-  let polls = 0;
-  for (;;) {
-    const now = performance.now();
-    if (replies >= accepted && now - acceptedStableSince >= 300) break;
-    if (now > deadline || target.exited()) break;
-    await sleep(50);
-    const r = await sendMessages(telegramUrl);
-    if (r !== replies) {
-      replies = r;
-      lastReplyAt = performance.now();
-    }
-    if (++polls % 3 === 0) {
-      const a = await target.accepted();
-      if (a !== accepted) {
-        accepted = a;
-        acceptedStableSince = performance.now();
-      }
-    }
-  }
-  return { replies, accepted, lastReplyAt, caughtUp: replies >= accepted };
-}
-
-/**
- * One target: warm-up (end to end: the replies must catch up before the measurement starts), then BENCH_DURATION
- * seconds of load, then the wait for the last reply. `target`: { url, pids, accepted(), exited() }; counts are
- * taken since the fake Telegram's statistics were reset at the start of the target.
- */
-async function measure(label, target, telegramUrl) {
-  const busyBeforeStart = await waitForIdle(label, { seconds: opts.waitIdle, tag: TAG });
-  await fetch(`${telegramUrl}/stats`, { method: 'DELETE', signal: AbortSignal.timeout(5_000) });
-  const acceptedBase = await target.accepted();
-  const counted = { accepted: async () => (await target.accepted()) - acceptedBase, exited: target.exited };
-
-  let warmup = null;
-  if (opts.warmup > 0) {
-    say(`${TAG}: ${label}: warm-up ${opts.warmup} s... `);
-    const run = await load(target.url, opts.warmup);
-    const started = performance.now();
-    const caught = await waitForReplies(counted, telegramUrl, opts.drainTimeout * 1000);
-    warmup = { ...run, secondsToCatchUp: round((performance.now() - started) / 1000, 2), caughtUp: caught.caughtUp };
-    say(
-      `${fmt(run.requestsAverage)} req/s` +
-        (caught.caughtUp
-          ? ''
-          : ` (replies still behind after ${opts.drainTimeout} s: ${caught.replies}/${caught.accepted})`) +
-        '\n',
-    );
-  }
-
-  say(`${TAG}: ${label}: ${opts.connections} connections, ${opts.duration} s... `);
-  const repliesBefore = await sendMessages(telegramUrl);
-  const acceptedBefore = await counted.accepted();
-  const endLoadWindow = cpuWindow(target.pids);
-  const endFullWindow = cpuWindow(target.pids);
-  const started = performance.now();
-  const run = await load(target.url, opts.duration);
-  const loadWindow = endLoadWindow();
-  const repliesAtLoadEnd = await sendMessages(telegramUrl);
-  const loadEndedAt = performance.now();
-  say(`${fmt(run.requestsAverage)} req/s answered; waiting for the last reply... `);
-
-  const final = await waitForReplies(counted, telegramUrl, opts.drainTimeout * 1000, {
-    replies: repliesAtLoadEnd,
-    at: loadEndedAt,
-  });
-  const fullWindow = endFullWindow();
-  const loadSeconds = (loadEndedAt - started) / 1000;
-  const secondsToLastReply = (final.lastReplyAt - started) / 1000;
-  const acceptedInWindow = final.accepted - acceptedBefore;
-  const window = {
-    loadSeconds: round(loadSeconds, 3),
-    repliesDuringLoad: repliesAtLoadEnd - repliesBefore,
-    repliesPerSecondDuringLoad: round((repliesAtLoadEnd - repliesBefore) / loadSeconds),
-    acceptedInWindow,
-    secondsToLastReply: round(secondsToLastReply, 3),
-    lastReplyAfterLoadSeconds: round((final.lastReplyAt - loadEndedAt) / 1000, 3),
-    endToEndPerSecond: round(acceptedInWindow / secondsToLastReply),
-    repliesBehindAtLoadEnd: Math.max(0, final.accepted - repliesAtLoadEnd),
-  };
-  say(
-    final.caughtUp
-      ? `last reply ${window.lastReplyAfterLoadSeconds.toFixed(2)} s after the load → ${fmt(window.endToEndPerSecond)} updates/s end to end\n`
-      : `gave up after ${opts.drainTimeout} s (${final.replies}/${final.accepted} replies)\n`,
-  );
-  const telegram = await getJson(`${telegramUrl}/stats`);
-  // CPU time of the target's own processes and Redis per update, from the start of the load to the last reply.
-  const ownCores = Object.entries(fullWindow.cpuCores)
-    .filter(([name]) => !['loadGenerator', 'fakeTelegram', 'otherProcesses', 'machineTotal'].includes(name))
-    .reduce((sum, [, cores]) => sum + (cores ?? 0), 0);
-  return {
-    ...run,
-    warmup,
-    busyCoresBeforeStart: busyBeforeStart,
-    wallSeconds: loadWindow.wallSeconds,
-    cpuCores: loadWindow.cpuCores,
-    cpuCoresToLastReply: { wallSeconds: round(fullWindow.wallSeconds, 3), cores: fullWindow.cpuCores },
-    cpuMsPerUpdate:
-      acceptedInWindow > 0 ? round((ownCores * fullWindow.wallSeconds * 1000) / acceptedInWindow, 3) : null,
-    window,
-    totals: {
-      accepted: final.accepted,
-      replies: telegram.methods.sendMessage ?? 0,
-      caughtUp: final.caughtUp,
-      telegramCalls: telegram.methods,
-      telegramConnections: telegram.connections,
-      autocannon2xx: run.status2xx + (warmup?.status2xx ?? 0),
-      non2xx: run.non2xx + (warmup?.non2xx ?? 0),
-      errors: run.errors + (warmup?.errors ?? 0),
-      timeouts: run.timeouts + (warmup?.timeouts ?? 0),
-      // Requests in flight when autocannon stopped are handled without being counted as 2xx.
-      inFlightAllowance: opts.connections * (warmup ? 2 : 1),
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Targets
 
-function botEnv(telegramUrl, prefix) {
-  return {
-    ...baseEnv,
-    E2E_BOT_TOKEN: bot.token,
-    E2E_BOT_SECRET: bot.secret,
-    E2E_BOT_INFO: JSON.stringify(botInfo),
-    E2E_API_ROOT: telegramUrl,
-    E2E_REDIS_PREFIX: prefix,
-  };
-}
+const measure = (label, target, telegramUrl) => measureEndToEnd(label, target, { telegramUrl, load, opts, tag: TAG });
 
 /** A single-bot server (bench/e2e-grammy.mjs or bench/e2e-telegraf.mjs). */
 async function runServer({ label, script, logName, telegram, redisPidOf }) {
-  // Under the run's prefix (cleaned up by run.sh), in a namespace of its own.
-  const prefix = `${redisPrefix}:${logName}`;
-  const { entry, line } = startNode(logName, [join(here, script)], botEnv(telegram.url, prefix), {
-    firstLine: true,
-  });
+  const server = await startInlineServer({ script, logName, bots: [bot], telegram });
   try {
-    const { url } = JSON.parse(await line);
-    await waitForHttp(`${url}/stats`, entry);
-    const stats = async () => getJson(`${url}/stats`);
-    const accepted = async () =>
-      Object.entries((await stats()).responses)
-        .filter(([code]) => code.startsWith('2'))
-        .reduce((sum, [, n]) => sum + n, 0);
-    const pids = { server: entry.child.pid, fakeTelegram: telegram.pid, redis: redisPidOf };
-    const result = await measure(label, { url, pids, accepted, exited: () => entry.exited }, telegram.url);
-    const server = await stats();
+    const pids = { ...server.pids, fakeTelegram: telegram.pid, redis: redisPidOf };
+    const result = await measure(label, { ...server, pids }, telegram.url);
+    const stats = await server.stats();
     return {
       label,
       kind: logName,
       processes: 1,
       ...result,
-      server: { responses: server.responses, errors: server.errors, memory: procStats(entry.child.pid) },
+      server: { responses: stats.responses, errors: stats.errors, memory: procStats(server.pids.server) },
     };
   } finally {
-    await stopChild(entry);
+    await server.stop();
   }
 }
 
 /** tg-gateway: the API and `workers` worker processes, fresh for this measurement. */
 async function runGateway({ workers, telegram, redisPidOf }) {
   const label = `tg-gateway, API + ${workers} worker${workers === 1 ? '' : 's'}`;
-  const logName = `gateway-w${workers}`;
-  const started = [];
+  const gateway = await startGateway({ logName: `gateway-w${workers}`, workers, telegram });
   try {
-    const apiPort = await freePort();
-    const apiUrl = `http://127.0.0.1:${apiPort}`;
-    const processEnv = gatewayEnv(apiPort, { TELEGRAM_API_ROOT: telegram.url });
-    const api = startNode(
-      `${logName}-api`,
-      [...nodeArgs('BENCH_API_NODE_ARGS'), join(dist, 'main-api.js')],
-      processEnv,
-    );
-    started.push(api.entry);
-    const ready = [waitForHttp(`${apiUrl}/health/ready`, api.entry)];
-    const workerProcs = [];
-    for (let i = 1; i <= workers; i++) {
-      const port = await freePort();
-      const worker = startNode(
-        `${logName}-worker${i}`,
-        [...nodeArgs('BENCH_WORKER_NODE_ARGS'), join(dist, 'main-worker.js')],
-        { ...processEnv, WORKER_PORT: String(port) },
-      );
-      started.push(worker.entry);
-      workerProcs.push({ name: `worker${i}`, entry: worker.entry, url: `http://127.0.0.1:${port}` });
-      ready.push(waitForHttp(`http://127.0.0.1:${port}/health/ready`, worker.entry));
-    }
-    await Promise.all(ready);
-
-    const pids = { api: api.entry.child.pid };
-    for (const w of workerProcs) pids[w.name] = w.entry.child.pid;
-    Object.assign(pids, { fakeTelegram: telegram.pid, redis: redisPidOf });
+    const { apiUrl } = gateway;
+    const pids = { ...gateway.pids, fakeTelegram: telegram.pid, redis: redisPidOf };
     const accepted = async () =>
       metricSum(await getText(`${apiUrl}/metrics`), 'tg_gateway_webhook_requests_total', { outcome: 'accepted' });
-    const exited = () => started.some((entry) => entry.exited);
-    const logs = started.map((entry) => entry.name);
-    const logStart = Object.fromEntries(logs.map((name) => [name, statSync(join(runDir, `${name}.log`)).size]));
-
-    const result = await measure(label, { url: apiUrl, pids, accepted, exited }, telegram.url);
+    const result = await measure(label, { url: apiUrl, pids, accepted, exited: gateway.exited }, telegram.url);
 
     const apiMetrics = await getText(`${apiUrl}/metrics`);
     const workerStats = {};
-    for (const w of workerProcs) {
+    for (const w of gateway.workers) {
       const text = await getText(`${w.url}/metrics`);
       workerStats[w.name] = {
         processed: metricSum(text, 'tg_gateway_updates_processed_total'),
         failed: metricLabels(text, 'tg_gateway_updates_failed_total', 'kind'),
         memory: procStats(w.entry.child.pid),
       };
-    }
-    const logWarnings = {};
-    for (const name of logs) {
-      const text = readFileSync(join(runDir, `${name}.log`))
-        .subarray(logStart[name])
-        .toString('utf8');
-      logWarnings[name.slice(logName.length + 1)] = text
-        .split('\n')
-        .filter((line) => /"level":(40|50|60)/.test(line)).length;
     }
     return {
       label,
@@ -359,11 +143,11 @@ async function runGateway({ workers, telegram, redisPidOf }) {
         queueAfterDrain: metricLabels(apiMetrics, 'tg_gateway_queue_jobs', 'state'),
         apiMemory: procStats(pids.api),
         workers: workerStats,
-        logWarnings,
+        logWarnings: gateway.logWarnings(),
       },
     };
   } finally {
-    await Promise.all(started.map((entry) => stopChild(entry)));
+    await gateway.stop();
   }
 }
 
@@ -371,26 +155,8 @@ async function runGateway({ workers, telegram, redisPidOf }) {
 // The run
 
 function checksOf(r) {
-  const out = [];
+  const out = deliveryChecks(r, opts.drainTimeout);
   const check = (name, ok, detail) => out.push({ name: `${r.label}: ${name}`, ok, detail });
-  const t = r.totals;
-  check('every request answered 2xx', t.non2xx === 0, `${t.non2xx} non-2xx ${JSON.stringify(r.statusCodes)}`);
-  check(
-    'no socket errors or timeouts',
-    t.errors === 0 && t.timeouts === 0,
-    `${t.errors} errors, ${t.timeouts} timeouts`,
-  );
-  check(
-    'accepted updates match the 2xx answers',
-    t.accepted >= t.autocannon2xx && t.accepted - t.autocannon2xx <= t.inFlightAllowance,
-    `${t.accepted} accepted vs ${t.autocannon2xx} 2xx (+${t.accepted - t.autocannon2xx} in flight at stop)`,
-  );
-  check(
-    'exactly one reply per accepted update',
-    t.replies === t.accepted,
-    `${t.replies} sendMessage / ${t.accepted} accepted` +
-      (t.caughtUp ? '' : ` (replies did not catch up within ${opts.drainTimeout} s)`),
-  );
   if (r.server) check('no handler errors', r.server.errors === 0, `${r.server.errors} errors`);
   if (r.gateway) {
     const rejected = Object.entries(r.gateway.outcomes).filter(([outcome, n]) => outcome !== 'accepted' && n > 0);
@@ -415,11 +181,10 @@ async function main() {
 
   const redis = new Redis(env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 });
   redis.on('error', () => undefined);
-  const fake = startNode('fake-telegram', [join(here, 'fake-telegram.mjs')], baseEnv, { firstLine: true });
+  const telegram = await startFakeTelegram('fake-telegram');
   const results = [];
   let redisUsed;
   try {
-    const telegram = { url: JSON.parse(await fake.line).url, pid: fake.entry.child.pid };
     const redisPidOf = await redisPid(redis);
     const redisBefore = await redisMemory(redis);
     const comparators = [
@@ -432,7 +197,7 @@ async function main() {
     for (const workers of opts.workers) results.push(await runGateway({ workers, telegram, redisPidOf }));
     redisUsed = { before: redisBefore, after: await redisMemory(redis) };
   } finally {
-    await stopChild(fake.entry);
+    await stopChild(telegram.entry);
     redis.disconnect();
   }
 

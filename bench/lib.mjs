@@ -1,9 +1,11 @@
 // Helpers shared by the benchmarks (bench/*.mjs): paths and settings from the environment
 // bench/run.sh prepares, the gateway processes' environment, child processes (started, logged, stopped, listed in <run dir>/pids for run.sh's exit
-// trap), free ports, readiness, CPU and memory from /proc, idle-machine detection, the load generator (autocannon
-// with a fresh Telegram update per request), Prometheus text parsing, Redis statistics and table formatting.
+// trap), free ports, readiness, CPU and memory from /proc, idle-machine detection, the load generators (autocannon
+// with a fresh Telegram update per request; the bench's own sender, closed-loop or paced, with exact counts), the
+// targets of the end-to-end benchmarks (the gateway's processes, the inline comparator servers) and their
+// measurement, Prometheus text parsing, Redis statistics and table formatting.
 import { spawn, execFileSync } from 'node:child_process';
-import { appendFileSync, createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,6 +14,8 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, URL } from 'node:url';
 import autocannon from 'autocannon';
+import { Pool } from 'undici';
+import { nowMs, stampedText, summarize } from './common.mjs';
 
 export const here = fileURLToPath(new URL('.', import.meta.url));
 const env = process.env;
@@ -276,23 +280,37 @@ let nextUpdateId = 1;
  * rotating over the given bots and over `chats` chats, posted to `/webhook/<token>` with the bot's secret header.
  */
 export function updateRequests(bots, chats) {
+  const next = updateSource(bots, chats);
   return (request) => {
-    const n = nextUpdateId++;
-    const bot = bots[n % bots.length];
-    const chatId = 100_000 + (n % chats);
-    request.path = `/webhook/${bot.token}`;
-    request.headers = {
-      ...request.headers,
-      'content-type': 'application/json',
-      'x-telegram-bot-api-secret-token': bot.secret,
-    };
-    request.body = updateBody(n, chatId);
+    const update = next();
+    request.path = update.path;
+    request.headers = { ...request.headers, ...update.headers };
+    request.body = update.body;
     return request;
   };
 }
 
-/** The JSON of a Telegram update: the private text message 'hello' from `chatId` in its own chat. */
-export function updateBody(updateId, chatId) {
+/**
+ * A function that returns the next request of a fresh update (a new update_id), rotating over the given bots and
+ * over `chats` private chats: { bot, path, headers, body }. The text is 'hello', or with `stamped` the update id
+ * and the send time (bench/common.mjs: the fake Telegram derives latency and duplicates from the echoed reply).
+ */
+export function updateSource(bots, chats, { stamped = false } = {}) {
+  return () => {
+    const n = nextUpdateId++;
+    const bot = bots[n % bots.length];
+    const chatId = 100_000 + (n % chats);
+    return {
+      bot,
+      path: `/webhook/${bot.token}`,
+      headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': bot.secret },
+      body: updateBody(n, chatId, stamped ? stampedText(n) : 'hello'),
+    };
+  };
+}
+
+/** The JSON of a Telegram update: the private text message `text` from `chatId` in its own chat. */
+export function updateBody(updateId, chatId, text = 'hello') {
   return JSON.stringify({
     update_id: updateId,
     message: {
@@ -300,7 +318,7 @@ export function updateBody(updateId, chatId) {
       date: 1_700_000_000,
       chat: { id: chatId, type: 'private', first_name: 'A' },
       from: { id: chatId, is_bot: false, first_name: 'A' },
-      text: 'hello',
+      text,
     },
   });
 }
@@ -352,6 +370,399 @@ export async function load(url, seconds, { connections, setupRequest, rate }) {
     timeouts: result.timeouts,
     resets: result.resets ?? 0,
   };
+}
+
+/**
+ * The bench's own load generator over undici keep-alive connections, with exact counts: every request it starts is
+ * awaited before it returns (autocannon drops the ones in flight when it stops), so its 2xx count is the number of
+ * updates the target accepted. Two modes:
+ *   - closed loop (no `rate`): `connections` requests in flight at all times, for `seconds`;
+ *   - paced (`rate` req/s): open loop, request i sent at start + i / rate whether or not earlier ones were answered
+ *     (evenly spaced, unlike autocannon's overallRate, which sends each connection's share in bursts); up to
+ *     `connections` connections, requests beyond them wait in undici's queue (their wait counts as latency).
+ *     `senderLagMs` says how late the sends were against their schedule (timer resolution is ~1 ms).
+ * `next()` gives each request ({ bot, path, headers, body }, see updateSource); `counter` (if given) counts the 2xx
+ * answers per Telegram bot id as they arrive ({ <bot id>: n }, over several runs). Latency is from the moment a request is handed to undici to its last byte.
+ */
+export async function send(url, { seconds, connections, rate, next, counter }) {
+  const pool = new Pool(url, { connections, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const latencies = [];
+  const lag = [];
+  const statusCodes = {};
+  const acceptedByBot = {};
+  const errorMessages = {};
+  let errors = 0;
+  let sent = 0;
+  const one = async () => {
+    const update = next();
+    sent++;
+    const started = performance.now();
+    try {
+      const { statusCode, body } = await pool.request({
+        method: 'POST',
+        path: update.path,
+        headers: update.headers,
+        body: update.body,
+      });
+      await body.dump();
+      latencies.push(performance.now() - started);
+      statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1;
+      if (statusCode >= 200 && statusCode < 300) {
+        const id = update.bot.telegramId;
+        acceptedByBot[id] = (acceptedByBot[id] ?? 0) + 1;
+        if (counter) counter[id] = (counter[id] ?? 0) + 1;
+      }
+    } catch (error) {
+      errors++;
+      const message = error instanceof Error ? (error.code ?? error.message) : String(error);
+      errorMessages[message] = (errorMessages[message] ?? 0) + 1;
+    }
+  };
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  try {
+    if (rate) {
+      const inFlight = new Set();
+      const total = Math.round(rate * seconds);
+      for (let i = 0; i < total;) {
+        const now = performance.now();
+        for (; i < total && started + (i * 1000) / rate <= now; i++) {
+          lag.push(now - (started + (i * 1000) / rate));
+          const request = one();
+          inFlight.add(request);
+          void request.finally(() => inFlight.delete(request));
+        }
+        const wait = started + (i * 1000) / rate - performance.now();
+        if (i < total && wait > 0) await sleep(Math.max(1, Math.floor(wait)));
+      }
+      await Promise.all(inFlight);
+    } else {
+      await Promise.all(
+        Array.from({ length: connections }, async () => {
+          while (performance.now() < end) await one();
+        }),
+      );
+    }
+  } finally {
+    await pool.close().catch(() => undefined);
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  const ok = Object.entries(statusCodes)
+    .filter(([code]) => code.startsWith('2'))
+    .reduce((sum, [, n]) => sum + n, 0);
+  return {
+    seconds,
+    exact: true,
+    rate: rate ?? null,
+    sent,
+    requestsTotal: sent - errors,
+    // Over the whole time until the last answer (paced: the schedule's length plus the last answer's latency).
+    requestsAverage: round(sent / elapsed),
+    elapsedSeconds: round(elapsed, 3),
+    latencyMs: summarize(latencies),
+    senderLagMs: rate ? summarize(lag) : null,
+    status2xx: ok,
+    non2xx: sent - ok - errors,
+    statusCodes,
+    acceptedByBot,
+    errors,
+    errorMessages,
+    timeouts: errorMessages.UND_ERR_HEADERS_TIMEOUT ?? 0,
+    resets: 0,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// End-to-end targets: the fake Telegram, the gateway's processes, the inline comparator servers
+
+/** The fake Bot API (bench/fake-telegram.mjs) with `settings` (FAKE_TELEGRAM_* variables): { url, pid, entry }. */
+export async function startFakeTelegram(name, settings = {}) {
+  const fake = startNode(name, [join(here, 'fake-telegram.mjs')], { ...baseEnv, ...settings }, { firstLine: true });
+  return { url: JSON.parse(await fake.line).url, pid: fake.entry.child.pid, entry: fake.entry };
+}
+
+/** The fake Telegram's /stats; with `since` (ms, nowMs()'s clock) the latencies only of updates sent from then on. */
+export function telegramStats(telegramUrl, since) {
+  return getJson(`${telegramUrl}/stats${since ? `?since=${since}` : ''}`);
+}
+
+export async function resetTelegramStats(telegramUrl) {
+  await fetch(`${telegramUrl}/stats`, { method: 'DELETE', signal: AbortSignal.timeout(5_000) });
+}
+
+/** The getMe result of a bench bot, as the inline servers are given it (no getMe call). */
+export function botInfoOf(bot, name = 'Bench') {
+  return {
+    id: bot.telegramId,
+    is_bot: true,
+    first_name: name,
+    username: `bench_${bot.telegramId}_bot`,
+    can_join_groups: true,
+    can_read_all_group_messages: false,
+    supports_inline_queries: false,
+    can_connect_to_business: false,
+    has_main_web_app: false,
+  };
+}
+
+/**
+ * An inline comparator (bench/e2e-grammy.mjs or bench/e2e-telegraf.mjs) serving `bots`, replying through
+ * `telegramUrl`, its sessions under `<REDIS_PREFIX>:<logName>`. Resolves when it answers:
+ * { url, entry, pids, stats(), accepted() (2xx answers so far), exited(), stop() }.
+ */
+export async function startInlineServer({ script, logName, bots, telegram }) {
+  const childEnv = {
+    ...baseEnv,
+    E2E_BOTS: JSON.stringify(bots.map((b) => ({ token: b.token, secret: b.secret, botInfo: botInfoOf(b) }))),
+    E2E_API_ROOT: telegram.url,
+    // Under the run's prefix (cleaned up by run.sh), in a namespace of its own.
+    E2E_REDIS_PREFIX: `${env.REDIS_PREFIX ?? 'tgw'}:${logName}`,
+  };
+  const { entry, line } = startNode(logName, [join(here, script)], childEnv, { firstLine: true });
+  try {
+    const { url } = JSON.parse(await line);
+    await waitForHttp(`${url}/stats`, entry);
+    const stats = () => getJson(`${url}/stats`);
+    return {
+      url,
+      entry,
+      pids: { server: entry.child.pid },
+      stats,
+      accepted: async () =>
+        Object.entries((await stats()).responses)
+          .filter(([code]) => code.startsWith('2'))
+          .reduce((sum, [, n]) => sum + n, 0),
+      exited: () => entry.exited,
+      stop: () => stopChild(entry),
+    };
+  } catch (error) {
+    await stopChild(entry);
+    throw error;
+  }
+}
+
+/**
+ * The gateway: the API (dist/main-api.js) and `workers` worker processes (dist/main-worker.js; 0 for the API
+ * alone), fresh, replying through `telegram.url`; `extraEnv` adds settings. Resolves when all are ready:
+ * { apiUrl, pids: { api, worker1... }, workers: [{ name, entry, url }], entries, exited(), logWarnings(), stop() }.
+ * logWarnings() counts the log lines at warn or above written since the processes were ready.
+ */
+export async function startGateway({ logName, workers, telegram, extraEnv = {} }) {
+  const entries = [];
+  try {
+    const apiPort = await freePort();
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    const processEnv = gatewayEnv(apiPort, { TELEGRAM_API_ROOT: telegram.url, ...extraEnv });
+    const api = startNode(
+      `${logName}-api`,
+      [...nodeArgs('BENCH_API_NODE_ARGS'), join(dist, 'main-api.js')],
+      processEnv,
+    );
+    entries.push(api.entry);
+    const ready = [waitForHttp(`${apiUrl}/health/ready`, api.entry)];
+    const workerProcs = [];
+    for (let i = 1; i <= workers; i++) {
+      const port = await freePort();
+      const worker = startNode(
+        `${logName}-worker${i}`,
+        [...nodeArgs('BENCH_WORKER_NODE_ARGS'), join(dist, 'main-worker.js')],
+        { ...processEnv, WORKER_PORT: String(port) },
+      );
+      entries.push(worker.entry);
+      workerProcs.push({ name: `worker${i}`, entry: worker.entry, url: `http://127.0.0.1:${port}` });
+      ready.push(waitForHttp(`http://127.0.0.1:${port}/health/ready`, worker.entry));
+    }
+    await Promise.all(ready);
+    const pids = { api: api.entry.child.pid };
+    for (const w of workerProcs) pids[w.name] = w.entry.child.pid;
+    const logStart = Object.fromEntries(entries.map((e) => [e.name, statSync(join(runDir, `${e.name}.log`)).size]));
+    return {
+      apiUrl,
+      pids,
+      workers: workerProcs,
+      entries,
+      exited: () => entries.some((entry) => entry.exited),
+      logWarnings: () =>
+        Object.fromEntries(
+          entries.map((e) => [
+            e.name.slice(logName.length + 1),
+            readFileSync(join(runDir, `${e.name}.log`))
+              .subarray(logStart[e.name])
+              .toString('utf8')
+              .split('\n')
+              .filter((line) => /"level":(40|50|60)/.test(line)).length,
+          ]),
+        ),
+      stop: () => Promise.all(entries.map((entry) => stopChild(entry))),
+    };
+  } catch (error) {
+    await Promise.all(entries.map((entry) => stopChild(entry)));
+    throw error;
+  }
+}
+
+/**
+ * Waits until the replies caught up with the accepted updates (or `timeoutMs` passed, or a process of the target
+ * died). Polls `replies()` every 50 ms and `target.accepted()` every 150 ms; the accepted count must have been
+ * stable for 300 ms (requests in flight when the load stopped still finish). Returns the final counts and the time
+ * (performance.now()) at which the final reply count was first seen.
+ */
+export async function waitForReplies(target, replies, timeoutMs, initial) {
+  const deadline = performance.now() + timeoutMs;
+  let count = initial?.replies ?? (await replies());
+  let lastReplyAt = initial?.at ?? performance.now();
+  let accepted = await target.accepted();
+  let acceptedStableSince = performance.now();
+  let polls = 0;
+  for (;;) {
+    const now = performance.now();
+    if (count >= accepted && now - acceptedStableSince >= 300) break;
+    if (now > deadline || target.exited()) break;
+    await sleep(50);
+    const r = await replies();
+    if (r !== count) {
+      count = r;
+      lastReplyAt = performance.now();
+    }
+    if (++polls % 3 === 0) {
+      const a = await target.accepted();
+      if (a !== accepted) {
+        accepted = a;
+        acceptedStableSince = performance.now();
+      }
+    }
+  }
+  return { replies: count, accepted, lastReplyAt, caughtUp: count >= accepted };
+}
+
+/**
+ * One end-to-end target: warm-up (the replies must catch up before the measurement starts), then `opts.duration`
+ * seconds of `load(url, seconds)`, then the wait (`opts.drainTimeout` s at most) for the last reply.
+ * `target`: { url, pids, accepted(), exited() }; counts are taken since the fake Telegram's statistics were reset
+ * at the start of the target. `replies()` counts the replies that matter (default: every sendMessage).
+ * End-to-end updates/s = updates accepted during the measured load / time from its start to the last reply.
+ */
+export async function measureEndToEnd(label, target, { telegramUrl, load, opts, tag, replies }) {
+  const say = (text) => process.stdout.write(text);
+  const countReplies = replies ?? (async () => (await telegramStats(telegramUrl)).methods.sendMessage ?? 0);
+  const busyBeforeStart = await waitForIdle(label, { seconds: opts.waitIdle, tag });
+  await resetTelegramStats(telegramUrl);
+  const acceptedBase = await target.accepted();
+  const counted = { accepted: async () => (await target.accepted()) - acceptedBase, exited: target.exited };
+
+  let warmup = null;
+  if (opts.warmup > 0) {
+    say(`${tag}: ${label}: warm-up ${opts.warmup} s... `);
+    const run = await load(target.url, opts.warmup);
+    const started = performance.now();
+    const caught = await waitForReplies(counted, countReplies, opts.drainTimeout * 1000);
+    warmup = { ...run, secondsToCatchUp: round((performance.now() - started) / 1000, 2), caughtUp: caught.caughtUp };
+    say(
+      `${fmt(run.requestsAverage)} req/s` +
+        (caught.caughtUp
+          ? ''
+          : ` (replies still behind after ${opts.drainTimeout} s: ${caught.replies}/${caught.accepted})`) +
+        '\n',
+    );
+  }
+
+  say(
+    `${tag}: ${label}: ${opts.rate ? `paced ${opts.rate} req/s` : `${opts.connections} connections`}, ${opts.duration} s... `,
+  );
+  const repliesBefore = await countReplies();
+  const acceptedBefore = await counted.accepted();
+  const endLoadWindow = cpuWindow(target.pids);
+  const endFullWindow = cpuWindow(target.pids);
+  const started = performance.now();
+  const startedWall = nowMs();
+  const run = await load(target.url, opts.duration);
+  const loadWindow = endLoadWindow();
+  const repliesAtLoadEnd = await countReplies();
+  const loadEndedAt = performance.now();
+  say(`${fmt(run.requestsAverage)} req/s answered; waiting for the last reply... `);
+
+  const final = await waitForReplies(counted, countReplies, opts.drainTimeout * 1000, {
+    replies: repliesAtLoadEnd,
+    at: loadEndedAt,
+  });
+  const fullWindow = endFullWindow();
+  const loadSeconds = (loadEndedAt - started) / 1000;
+  const secondsToLastReply = (final.lastReplyAt - started) / 1000;
+  const acceptedInWindow = final.accepted - acceptedBefore;
+  const window = {
+    loadSeconds: round(loadSeconds, 3),
+    repliesDuringLoad: repliesAtLoadEnd - repliesBefore,
+    repliesPerSecondDuringLoad: round((repliesAtLoadEnd - repliesBefore) / loadSeconds),
+    acceptedInWindow,
+    acceptedPerSecond: round(acceptedInWindow / loadSeconds),
+    secondsToLastReply: round(secondsToLastReply, 3),
+    lastReplyAfterLoadSeconds: round((final.lastReplyAt - loadEndedAt) / 1000, 3),
+    endToEndPerSecond: round(acceptedInWindow / secondsToLastReply),
+    repliesBehindAtLoadEnd: Math.max(0, final.accepted - repliesAtLoadEnd),
+  };
+  say(
+    final.caughtUp
+      ? `last reply ${window.lastReplyAfterLoadSeconds.toFixed(2)} s after the load → ${fmt(window.endToEndPerSecond)} updates/s end to end\n`
+      : `gave up after ${opts.drainTimeout} s (${final.replies}/${final.accepted} replies)\n`,
+  );
+  const telegram = await telegramStats(telegramUrl, startedWall);
+  // CPU time of the target's own processes and Redis per update, from the start of the load to the last reply.
+  const ownCores = Object.entries(fullWindow.cpuCores)
+    .filter(([name]) => !['loadGenerator', 'fakeTelegram', 'otherProcesses', 'machineTotal'].includes(name))
+    .reduce((sum, [, cores]) => sum + (cores ?? 0), 0);
+  return {
+    ...run,
+    warmup,
+    busyCoresBeforeStart: busyBeforeStart,
+    wallSeconds: loadWindow.wallSeconds,
+    cpuCores: loadWindow.cpuCores,
+    cpuCoresToLastReply: { wallSeconds: round(fullWindow.wallSeconds, 3), cores: fullWindow.cpuCores },
+    cpuMsPerUpdate:
+      acceptedInWindow > 0 ? round((ownCores * fullWindow.wallSeconds * 1000) / acceptedInWindow, 3) : null,
+    window,
+    totals: {
+      accepted: final.accepted,
+      replies: final.replies,
+      caughtUp: final.caughtUp,
+      telegramCalls: telegram.methods,
+      telegramConnections: telegram.connections,
+      // Latency (stamped texts only) of the updates of the measured load, without the warm-up.
+      telegram: { inFlight: telegram.inFlight, flooded: telegram.flooded, latencyMs: telegram.latencyMs },
+      telegramByBot: telegram.byBot,
+      autocannon2xx: run.status2xx + (warmup?.status2xx ?? 0),
+      non2xx: run.non2xx + (warmup?.non2xx ?? 0),
+      errors: run.errors + (warmup?.errors ?? 0),
+      timeouts: run.timeouts + (warmup?.timeouts ?? 0),
+      // Requests in flight when autocannon stopped are handled without being counted as 2xx; the bench's own
+      // sender awaits them all.
+      inFlightAllowance: run.exact ? 0 : opts.connections * (warmup ? 2 : 1),
+    },
+  };
+}
+
+/** The checks every end-to-end target must pass: `{ name, ok, detail }` each, prefixed with the target's label. */
+export function deliveryChecks(r, drainTimeout) {
+  const out = [];
+  const check = (name, ok, detail) => out.push({ name: `${r.label}: ${name}`, ok, detail });
+  const t = r.totals;
+  check('every request answered 2xx', t.non2xx === 0, `${t.non2xx} non-2xx ${JSON.stringify(r.statusCodes)}`);
+  check(
+    'no socket errors or timeouts',
+    t.errors === 0 && t.timeouts === 0,
+    `${t.errors} errors, ${t.timeouts} timeouts`,
+  );
+  check(
+    'accepted updates match the 2xx answers',
+    t.accepted >= t.autocannon2xx && t.accepted - t.autocannon2xx <= t.inFlightAllowance,
+    `${t.accepted} accepted vs ${t.autocannon2xx} 2xx (+${t.accepted - t.autocannon2xx} in flight at stop)`,
+  );
+  check(
+    'exactly one reply per accepted update',
+    t.replies === t.accepted,
+    `${t.replies} sendMessage / ${t.accepted} accepted` +
+      (t.caughtUp ? '' : ` (replies did not catch up within ${drainTimeout} s)`),
+  );
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run bench [-- <name>]`: runs bench/<name>.mjs (default: ingress) with everything it needs (see
 # docs/benchmarks.md). Names: ingress (webhook ingress vs bare Fastify), e2e (end to end vs grammY and Telegraf),
-# resources (Redis memory after many updates, API memory and throughput with many bots).
+# resources (Redis memory after many updates, API memory and throughput with many bots), drain (one worker alone),
+# pipeline (the update pipeline's scenarios: busy bot, many bots, ceiling, isolation, no latency; BENCH_SCENARIOS).
 #
 # Builds the gateway when dist/ is missing or older than src/, takes a private copy of dist/ for the run (so that
 # a rebuild elsewhere cannot change the code under test), creates and migrates a bench database, generates
@@ -28,9 +29,9 @@ cd "$(dirname "$0")/.."
 
 BENCH_NAME="${1:-ingress}"
 case "$BENCH_NAME" in
-  ingress | e2e | resources | drain) ;;
+  ingress | e2e | resources | drain | pipeline) ;;
   *)
-    printf 'bench: ERROR: unknown benchmark "%s" (one of: ingress, e2e, resources, drain)\n' "$BENCH_NAME" >&2
+    printf 'bench: ERROR: unknown benchmark "%s" (one of: ingress, e2e, resources, drain, pipeline)\n' "$BENCH_NAME" >&2
     exit 2
     ;;
 esac
@@ -140,8 +141,11 @@ node "$BENCH_DIST/migrate.js" >"$RUN_DIR/migrate.log" 2>&1 || {
   die "migration failed"
 }
 
-say "registering ${BENCH_BOTS:-10} bench bots"
-node bench/setup.mjs register "${BENCH_BOTS:-10}" "$RUN_DIR/bots.json" >"$RUN_DIR/register.log" 2>&1 || {
+# pipeline: one bot more than BENCH_BOTS, the flooded bot of its isolation scenario.
+REGISTER_BOTS="${BENCH_BOTS:-10}"
+if [[ "$BENCH_NAME" == pipeline ]]; then REGISTER_BOTS=$((REGISTER_BOTS + 1)); fi
+say "registering $REGISTER_BOTS bench bots"
+node bench/setup.mjs register "$REGISTER_BOTS" "$RUN_DIR/bots.json" >"$RUN_DIR/register.log" 2>&1 || {
   cat "$RUN_DIR/register.log" >&2
   die "registering the bench bots failed"
 }
