@@ -62,7 +62,7 @@ describe('POST /webhook/:token (ingress only)', () => {
               : type === 'set'
                 ? JSON.stringify(await gw.redis.smembers(full))
                 : type === 'zset'
-                  ? JSON.stringify(await gw.redis.zrange(full, 0, -1))
+                  ? JSON.stringify(await gw.redis.zrange(full, '0', '-1'))
                   : `<${type}>`;
       expect(dump, key).not.toMatch(/^<(?!none>)/);
       dumps.set(key, dump);
