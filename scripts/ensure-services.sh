@@ -224,7 +224,7 @@ ensure_redis() {
   fi
   wait_for redis_ready "$host" "$port" || die "redis-server was started but does not answer on $host:$port within ${WAIT_SECONDS}s"
   if [[ "$installed" -eq 1 ]] && command -v redis-cli >/dev/null 2>&1; then
-    # BullMQ needs noeviction; queued updates must survive a restart. Applied live, no restart.
+    # The gateway needs noeviction; queued updates must survive a restart. Applied live, no restart.
     redis-cli -h "$host" -p "$port" CONFIG SET appendonly yes >/dev/null || true
     redis-cli -h "$host" -p "$port" CONFIG SET maxmemory-policy noeviction >/dev/null || true
   fi
@@ -237,7 +237,7 @@ check_redis_policy() {
   local policy
   policy="$(timeout 3 redis-cli -h "$1" -p "$2" CONFIG GET maxmemory-policy 2>/dev/null | sed -n 2p || true)"
   if [[ -n "$policy" && "$policy" != noeviction ]]; then
-    log "WARNING: Redis on $1:$2 has maxmemory-policy $policy; BullMQ needs noeviction (redis-cli CONFIG SET maxmemory-policy noeviction)"
+    log "WARNING: Redis on $1:$2 has maxmemory-policy $policy; the gateway needs noeviction (redis-cli CONFIG SET maxmemory-policy noeviction)"
   fi
 }
 

@@ -8,7 +8,7 @@ import { Person, textUpdate } from './support/updates';
 
 /** A job as the partition layout (before 1.0) queued it: one BullMQ job per update, deduplicated for 25 h. */
 async function queueTheOldWay(queues: Map<number, Queue>, bot: RegisteredBot, update: { update_id: number }) {
-  const partition = legacyPartitionOf(bot.record.id, update as never, 64);
+  const partition = legacyPartitionOf(bot.record.id, update, 64);
   const queue = queues.get(partition)!;
   const dedupeId = `${bot.record.id}-${update.update_id}`;
   await queue.add(

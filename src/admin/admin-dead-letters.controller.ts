@@ -20,7 +20,7 @@ import { ApiErrorResponses, ErrorDto } from './dto/error.dto';
 function ApiDeadLetterId(): MethodDecorator {
   return ApiParam({
     name: 'id',
-    description: 'The dead letter id (`<partition>.<job id>`) from the list',
+    description: 'The dead letter id (`<bot id>-<update_id>-<n>`) from the list',
     example: '7.0f8fad5b-d9cb-469f-a165-70867728950e-731902846-5c1d2e3f4a5b',
   });
 }
@@ -75,7 +75,7 @@ export class AdminDeadLettersController {
   @ApiOperation({
     summary: 'Retry a dead letter',
     description:
-      'Puts the update back at the end of its partition queue, behind the newer updates of its chat; it leaves ' +
+      'Puts the update back at the end of its conversation, behind the newer updates of its chat; it leaves ' +
       'the dead letters, and comes back if it fails again.',
   })
   @ApiDeadLetterId()

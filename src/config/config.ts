@@ -19,7 +19,7 @@ export interface AppConfig {
   logLevel: LogLevel;
   databaseUrl: string;
   redisUrl: string;
-  /** Prefix of every Redis key the gateway writes (BullMQ queues, dedupe keys, sessions). */
+  /** Prefix of every Redis key the gateway writes (mailboxes, dedupe keys, dead letters, sessions). */
   redisPrefix: string;
   /** Run even when Redis may evict keys (queued updates could be lost). */
   redisAllowEviction: boolean;

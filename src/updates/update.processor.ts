@@ -280,13 +280,12 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
 
   private waitForWake(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        if (self.wakeLoop === done) self.wakeLoop = undefined;
+        if (this.wakeLoop === done) this.wakeLoop = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.wakeLoop = done;
     });
   }

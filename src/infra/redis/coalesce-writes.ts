@@ -6,7 +6,7 @@ const COALESCED = Symbol('tg-gateway.coalesced');
 /**
  * Sends the commands a connection is given in one callback, or in one run of promise continuations, in one write
  * instead of one system call each. ioredis writes every command to its socket at once; a worker running dozens of jobs issues
- * many small commands per turn (BullMQ scripts, session reads and writes), and on loopback each `write()` costs
+ * many small commands per turn (mailbox scripts, session reads and writes), and on loopback each `write()` costs
  * more CPU than the command itself, on both sides: Redis then also reads them in one go. Unlike ioredis'
  * `enableAutoPipelining`, nothing about the commands changes (same order, same replies, same error handling): the
  * socket is corked when the first command is written and uncorked on `process.nextTick`. The replies to one read

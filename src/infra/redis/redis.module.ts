@@ -19,8 +19,8 @@ import { assertNoEviction, EvictionPolicyError } from './eviction-policy';
  * - `producer`: enqueueing from the webhook; no offline queue, so a command fails at once while Redis is away
  *   and the webhook answers 503 instead of hanging;
  * - `general`: sessions and health checks; a bounded number of retries per command;
- * - worker connections are made per BullMQ Worker with `maxRetriesPerRequest: null` (BullMQ's requirement:
- *   a worker never gives up on Redis).
+ * - worker connections: `forCommands` for the mailbox scripts (fail fast, so a worker knows when it is cut off),
+ *   `forWorker` for blocking waits (never give up).
  * Every connection reconnects forever with a capped backoff, so the process recovers by itself.
  */
 @Injectable()
@@ -56,7 +56,7 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 
-  /** A connection for blocking commands (BLPOP, BullMQ's waits): a command never gives up on Redis. */
+  /** A connection for blocking commands (BLPOP): a command never gives up on Redis. */
   forWorker(name: string): Redis {
     return this.create(name, { maxRetriesPerRequest: null });
   }
