@@ -16,7 +16,8 @@ COPY prisma/schema.prisma prisma/
 RUN npm install --no-audit --no-fund
 COPY . .
 # The generated Prisma client lives in src/generated/prisma and is compiled into dist/generated/prisma.
-RUN npm run build && test -f dist/generated/prisma/client.js && test -f dist/migrate.js
+# `npm run build` makes dist a link to .build/dist-…; the runtime stage copies the files themselves (cp -L).
+RUN npm run build && test -f dist/generated/prisma/client.js && test -f dist/migrate.js && cp -RL dist /tmp/dist
 
 # ---- runtime: production dependencies only, compiled code, migrations
 FROM node:24-bookworm-slim AS runtime
@@ -25,7 +26,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the postinstall generator needs the dev dependency `prisma`; the client comes from the build.
 RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-COPY --from=build /app/dist ./dist
+COPY --from=build /tmp/dist ./dist
 # dist/migrate.js finds prisma/migrations next to package.json.
 COPY prisma ./prisma
 USER node
