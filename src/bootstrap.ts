@@ -107,7 +107,7 @@ export async function runProcess(role: AppRole): Promise<void> {
   const port = role === 'worker' ? config.workerPort : config.port;
   if (role === 'worker' && port === 0) {
     await app.init();
-    logger.info('Worker started (no HTTP listener: WORKER_PORT=0)');
+    logger.info('Worker started (no HTTP listener; set WORKER_PORT for /health and /metrics)');
     return;
   }
   await app.listen({ port, host: config.host });

@@ -10,6 +10,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -179,5 +180,47 @@ describe('npm run build', { timeout: 120_000 }, () => {
     const info = JSON.parse(readFileSync(join(dir, 'dist', '.build-info.json'), 'utf8')) as { startedAt: number };
     expect(info.startedAt).toBeGreaterThan(Date.now() - 120_000);
     expect(existsSync(join(dir, 'dist', 'main-worker.js'))).toBe(true);
+  });
+});
+
+describe('several workers on one host', { timeout: 120_000 }, () => {
+  it('start with `npm run start:worker` and no settings, side by side', async () => {
+    const env = { ...testEnv('http://127.0.0.1:9'), QUEUE_PARTITIONS: '2', LOG_LEVEL: 'info' };
+    const workers = [0, 1].map(() => launch('npm', ['run', 'start:worker'], ROOT, env));
+    for (const worker of workers) {
+      const deadline = Date.now() + 60_000;
+      while (!worker.output().includes('Consuming 2 partition queues')) {
+        if (worker.child.exitCode !== null) throw new Error(`a worker exited:\n${worker.output()}`);
+        if (Date.now() > deadline) throw new Error(`a worker did not start:\n${worker.output()}`);
+        await new Promise((wake) => setTimeout(wake, 100));
+      }
+    }
+    await new Promise((wake) => setTimeout(wake, 500));
+    for (const worker of workers) {
+      expect(worker.child.exitCode).toBeNull();
+      expect(worker.output()).toContain('no HTTP listener; set WORKER_PORT for /health and /metrics');
+      expect(worker.output()).not.toContain('EADDRINUSE');
+    }
+  });
+
+  it('serve health and metrics on WORKER_PORT when it is set', async () => {
+    const port = await new Promise<number>((found) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as { port: number };
+        probe.close(() => found(free));
+      });
+    });
+    const env = { ...testEnv('http://127.0.0.1:9'), QUEUE_PARTITIONS: '2', WORKER_PORT: String(port) };
+    const worker = launch('npm', ['run', 'start:worker'], ROOT, env);
+    const deadline = Date.now() + 60_000;
+    let live: Response | undefined;
+    while (!live) {
+      if (worker.child.exitCode !== null) throw new Error(`the worker exited:\n${worker.output()}`);
+      if (Date.now() > deadline) throw new Error(`no health endpoint on ${port}:\n${worker.output()}`);
+      live = await fetch(`http://127.0.0.1:${port}/health/live`).catch(() => undefined);
+      if (!live) await new Promise((wake) => setTimeout(wake, 100));
+    }
+    expect(live.status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(200);
   });
 });

@@ -14,7 +14,10 @@ export interface AppConfig {
   nodeEnv: NodeEnv;
   host: string;
   port: number;
-  /** Health and metrics port of a worker-only process; 0 turns that listener off. */
+  /**
+   * Health and metrics port of a worker-only process; 0 (the default) means no listener, so several workers can run
+   * on one host without choosing ports.
+   */
   workerPort: number;
   logLevel: LogLevel;
   databaseUrl: string;
@@ -261,7 +264,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     nodeEnv,
     host: r.string('HOST', '0.0.0.0'),
     port,
-    workerPort: r.int('WORKER_PORT', 3001, 0, 65535),
+    workerPort: r.int('WORKER_PORT', 0, 0, 65535),
     logLevel: r.oneOf<LogLevel>(
       'LOG_LEVEL',
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
