@@ -79,7 +79,7 @@ export function loadConfigOrExit(): AppConfig {
     const config = loadConfig();
     if (config.devKeysFile) {
       createRootLogger(config.logLevel).warn(
-        `Using development keys from ${config.devKeysFile} (generated on first use). Set TOKEN_ENCRYPTION_KEYS, ` +
+        `${config.devKeysCreated ? 'Generated development keys in' : 'Using development keys from'} ${config.devKeysFile}. Set TOKEN_ENCRYPTION_KEYS, ` +
           'TOKEN_HASH_KEY and ADMIN_API_KEYS for any real deployment; NODE_ENV=production requires them.',
       );
     }

@@ -67,6 +67,8 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
   /** Set when development keys were generated or loaded from the local keys file. */
   devKeysFile?: string;
+  /** True when this load generated the development keys (the file did not exist yet). */
+  devKeysCreated?: boolean;
 }
 
 /** Telegram's published webhook source ranges (https://core.telegram.org/bots/webhooks). */
@@ -176,8 +178,8 @@ interface DevKeys {
   adminApiKey: string;
 }
 
-function loadOrCreateDevKeys(file: string): DevKeys {
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevKeys;
+function loadOrCreateDevKeys(file: string): { keys: DevKeys; created: boolean } {
+  if (existsSync(file)) return { keys: JSON.parse(readFileSync(file, 'utf8')) as DevKeys, created: false };
   const keys: DevKeys = {
     encryptionKeys: `dev1:${randomBytes(32).toString('base64')}`,
     tokenHashKey: randomBytes(32).toString('base64'),
@@ -185,7 +187,7 @@ function loadOrCreateDevKeys(file: string): DevKeys {
   };
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-  return keys;
+  return { keys, created: true };
 }
 
 function parseKey(name: string, encoded: string, problems: string[]): Buffer | undefined {
@@ -234,13 +236,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
   let tokenHashKeyRaw = r.raw('TOKEN_HASH_KEY');
   let adminKeysRaw = r.raw('ADMIN_API_KEYS');
   let devKeysFile: string | undefined;
+  let devKeysCreated: boolean | undefined;
   if (production) {
     if (!encryptionKeysRaw) r.problems.push('TOKEN_ENCRYPTION_KEYS is required in production');
     if (!tokenHashKeyRaw) r.problems.push('TOKEN_HASH_KEY is required in production');
     if (!adminKeysRaw) r.problems.push('ADMIN_API_KEYS is required in production');
   } else if (!encryptionKeysRaw || !tokenHashKeyRaw || !adminKeysRaw) {
     devKeysFile = resolve(r.string('DEV_KEYS_FILE', '.tg-gateway/dev-keys.json'));
-    const dev = loadOrCreateDevKeys(devKeysFile);
+    const { keys: dev, created } = loadOrCreateDevKeys(devKeysFile);
+    devKeysCreated = created;
     encryptionKeysRaw ??= dev.encryptionKeys;
     tokenHashKeyRaw ??= dev.tokenHashKey;
     adminKeysRaw ??= dev.adminApiKey;
@@ -306,6 +310,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sessionTtlSeconds: r.int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 1),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 100),
     devKeysFile,
+    devKeysCreated,
   };
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.redisPrefix)) {
     r.problems.push('REDIS_PREFIX must be 1-64 characters of [A-Za-z0-9_.-]');
