@@ -9,7 +9,8 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # What `npm install` needs, including its postinstall step (scripts/prisma-generate.js -> src/generated/prisma).
-# Not `npm ci`: the lockfile is produced on a registry without some platform packages (see STACK.md).
+# Not `npm ci`: it fails when the lockfile lacks some platform's optional packages (@swc/core-*, msgpackr-extract-*),
+# as a lockfile made against a registry without them does; `npm install` fills them in.
 COPY package.json package-lock.json prisma.config.ts ./
 COPY scripts/prisma-generate.js scripts/
 COPY prisma/schema.prisma prisma/
