@@ -9,14 +9,16 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # What `npm install` needs, including its postinstall step (scripts/prisma-generate.js -> src/generated/prisma).
-# Not `npm ci`: the lockfile is produced on a registry without some platform packages (see STACK.md).
+# Not `npm ci`: it fails when the lockfile lacks some platform's optional packages (@swc/core-*, msgpackr-extract-*),
+# as a lockfile made against a registry without them does; `npm install` fills them in.
 COPY package.json package-lock.json prisma.config.ts ./
 COPY scripts/prisma-generate.js scripts/
 COPY prisma/schema.prisma prisma/
 RUN npm install --no-audit --no-fund
 COPY . .
 # The generated Prisma client lives in src/generated/prisma and is compiled into dist/generated/prisma.
-RUN npm run build && test -f dist/generated/prisma/client.js && test -f dist/migrate.js
+# `npm run build` makes dist a link to .build/dist-…; the runtime stage copies the files themselves (cp -L).
+RUN npm run build && test -f dist/generated/prisma/client.js && test -f dist/migrate.js && cp -RL dist /tmp/dist
 
 # ---- runtime: production dependencies only, compiled code, migrations
 FROM node:24-bookworm-slim AS runtime
@@ -25,7 +27,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the postinstall generator needs the dev dependency `prisma`; the client comes from the build.
 RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-COPY --from=build /app/dist ./dist
+COPY --from=build /tmp/dist ./dist
 # dist/migrate.js finds prisma/migrations next to package.json.
 COPY prisma ./prisma
 USER node

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start: `npm run up` brings the whole gateway up on this machine (API and worker in one process).
 # Installs dependencies when package.json or package-lock.json changed, makes sure PostgreSQL and Redis answer
-# (installing them locally if needed), migrates the database, then starts the gateway in the foreground.
+# (installing them locally if needed), builds dist/, migrates the database, then starts the gateway in the foreground.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +19,20 @@ fi
 say "checking PostgreSQL and Redis"
 bash scripts/ensure-services.sh
 
+say "building (npm run build)"
+npm run build --silent
+
 say "migrating the database"
 npm run db:migrate --silent
+
+if [[ "${NODE_ENV:-development}" != production && (-z "${TOKEN_ENCRYPTION_KEYS:-}" || -z "${TOKEN_HASH_KEY:-}" || -z "${ADMIN_API_KEYS:-}") ]]; then
+  keys="${DEV_KEYS_FILE:-.tg-gateway/dev-keys.json}"
+  if [[ -f "$keys" ]]; then
+    say "using the development keys in $keys (never use them in production)"
+  else
+    say "generating development keys into $keys at start (never use them in production)"
+  fi
+fi
 
 say "starting the gateway (API and worker in one process; Ctrl-C stops it)"
 exec npm start

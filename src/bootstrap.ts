@@ -5,7 +5,7 @@ import type { Logger as PinoLogger } from 'pino';
 import { setupOpenApi } from './admin/openapi';
 import { AppModule, AppRole } from './app.module';
 import { AppConfig, ConfigError, loadConfig, SAFE_DEDUPE_TTL_SECONDS } from './config/config';
-import { AppLogger, createRootLogger, serializeError } from './common/logger';
+import { AppLogger, createRootLogger, logFormatFor, serializeError } from './common/logger';
 import { redactUrl } from './common/redact';
 
 export interface CreateAppOptions {
@@ -16,7 +16,7 @@ export interface CreateAppOptions {
 
 /** Builds (but does not start) the application of one process role. Tests use it with their own config. */
 export async function createApp({ role, config, logger }: CreateAppOptions): Promise<NestFastifyApplication> {
-  const pino = logger ?? createRootLogger(config.logLevel);
+  const pino = logger ?? rootLogger(config);
   // No Nest middleware is used: without @fastify/middie, requests skip its hook (~6% of a webhook call's CPU).
   const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, trustProxy: false, skipMiddie: true });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, role), adapter, {
@@ -73,18 +73,23 @@ function installShutdown(app: NestFastifyApplication, config: AppConfig, logger:
   process.once('SIGINT', onSignal);
 }
 
+/** The process' logger on stdout: readable on a terminal in development, JSON lines everywhere else. */
+function rootLogger(config: AppConfig): PinoLogger {
+  return createRootLogger(config.logLevel, undefined, logFormatFor(config.nodeEnv, process.stdout.isTTY));
+}
+
 /** Loads the configuration, or prints every problem with it and exits. */
 export function loadConfigOrExit(): AppConfig {
   try {
     const config = loadConfig();
     if (config.devKeysFile) {
-      createRootLogger(config.logLevel).warn(
-        `Using development keys from ${config.devKeysFile} (generated on first use). Set TOKEN_ENCRYPTION_KEYS, ` +
+      rootLogger(config).warn(
+        `${config.devKeysCreated ? 'Generated development keys in' : 'Using development keys from'} ${config.devKeysFile}. Set TOKEN_ENCRYPTION_KEYS, ` +
           'TOKEN_HASH_KEY and ADMIN_API_KEYS for any real deployment; NODE_ENV=production requires them.',
       );
     }
     if (config.queue.dedupeTtlSeconds < SAFE_DEDUPE_TTL_SECONDS) {
-      createRootLogger(config.logLevel).warn(
+      rootLogger(config).warn(
         `DEDUPE_TTL_SECONDS=${config.queue.dedupeTtlSeconds} is shorter than Telegram's 24 h retry window: an ` +
           'update Telegram sends again after that long is processed twice. Use it only for tests and benchmarks.',
       );
@@ -101,13 +106,13 @@ export function loadConfigOrExit(): AppConfig {
 
 export async function runProcess(role: AppRole): Promise<void> {
   const config = loadConfigOrExit();
-  const logger = createRootLogger(config.logLevel);
+  const logger = rootLogger(config);
   const app = await createApp({ role, config, logger });
   installShutdown(app, config, logger);
   const port = role === 'worker' ? config.workerPort : config.port;
   if (role === 'worker' && port === 0) {
     await app.init();
-    logger.info('Worker started (no HTTP listener: WORKER_PORT=0)');
+    logger.info('Worker started (no HTTP listener; set WORKER_PORT for /health and /metrics)');
     return;
   }
   await app.listen({ port, host: config.host });

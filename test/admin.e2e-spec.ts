@@ -1,4 +1,5 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { IncomingHttpHeaders, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BotRegistryService } from '../src/bots/bot-registry.service';
 import { PrismaService } from '../src/infra/database/prisma.service';
@@ -45,6 +46,27 @@ async function call(gw: Harness, method: string, path: string, options: CallOpti
   const raw = await res.text();
   answers.push(raw);
   return { status: res.status, headers: res.headers, raw, body: raw ? JSON.parse(raw) : undefined };
+}
+
+/** A POST with the path sent exactly as given (no URL normalisation by the client). */
+function rawPost(
+  gw: Harness,
+  path: string,
+  body: string,
+  key: string | null,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  const { hostname, port } = new URL(gw.baseUrl);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (key !== null) headers.authorization = `Bearer ${key}`;
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, method: 'POST', path, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** A token the fake Telegram knows (getMe answers with this bot). */
@@ -163,6 +185,37 @@ describe('admin API', () => {
       } finally {
         resolve.mockRestore();
       }
+    });
+
+    it('refuses every spelling of an admin path with 401 before reading the body', async () => {
+      const spellings = [
+        '/admin/bots',
+        '/%61dmin/bots',
+        '/adm%69n/%62ots',
+        '/%2561dmin/bots',
+        '/ADMIN/bots',
+        '/Admin/Bots',
+        '//admin/bots',
+        '/admin//bots',
+        '/x/../admin/bots',
+        '/admin/./bots',
+        '/admin/bots/',
+        '/admin%2Fbots',
+        '/admin;x/bots',
+      ];
+      for (const path of spellings) {
+        for (const key of [null, WRONG_KEY]) {
+          // Raw HTTP: fetch would resolve `..` and `.` before sending.
+          const res = await rawPost(gw, path, '{"token": ', key);
+          expect({ path, key, status: res.status }).toEqual({ path, key, status: 401 });
+          expect(JSON.parse(res.body)).toMatchObject({ statusCode: 401, code: 'unauthorized' });
+          expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+        }
+      }
+      // With the key, the routed spelling reaches the admin API (which then reads and refuses the body).
+      const keyed = await rawPost(gw, '/%61dmin/bots', '{"token": ', gw.config.adminApiKeys[0]);
+      expect(keyed.status).toBe(400);
+      expect(JSON.parse(keyed.body)).toMatchObject({ code: 'invalid_json' });
     });
 
     it('accepts every key of ADMIN_API_KEYS, with the scheme in any case', async () => {

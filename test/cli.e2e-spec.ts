@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BotView, toBotView } from '../src/bots/bot.view';
@@ -233,6 +234,47 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
       const runs = await Promise.all(cases.map(([args]) => cli(args)));
       runs.forEach((run, i) => expectOneErrorLine(run, 2, cases[i][1]));
       expect(telegram.calls).toHaveLength(0);
+    });
+
+    it('prints help and the version without a valid configuration, and nothing else', async () => {
+      const broken = { ...env, TOKEN_HASH_KEY: 'not-a-key', DATABASE_URL: 'mysql://nowhere' };
+      const [root, command, helpCommand, version, list] = await Promise.all([
+        runCli(broken, ['--help']),
+        runCli(broken, ['bots', 'add', '--help']),
+        runCli(broken, ['help', 'set-webhook']),
+        runCli(broken, ['--version']),
+        runCli(broken, ['bots', 'list']),
+      ]);
+      for (const run of [root, command, helpCommand, version]) {
+        expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+      }
+      expect(root.stdout).toContain('Usage: tg-gateway [options] [command]');
+      expect(command.stdout).toContain('Usage: tg-gateway bots add [options]');
+      expect(helpCommand.stdout).toContain('Usage: tg-gateway set-webhook [options] <botId>');
+      expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+      expectOneErrorLine(list, 1, /^error: invalid configuration: .*TOKEN_HASH_KEY must be 32 bytes/);
+      expect(list.stderr).toContain('DATABASE_URL must be a postgres: or postgresql: URL');
+    });
+
+    it('says once, when it generates them, that development keys are in use', async () => {
+      const keysFile = join(mkdtempSync(join(tmpdir(), 'tgw-cli-keys-')), 'dev-keys.json');
+      const devEnv: Record<string, string> = { ...env, NODE_ENV: 'development', DEV_KEYS_FILE: keysFile };
+      for (const name of ['TOKEN_ENCRYPTION_KEYS', 'TOKEN_HASH_KEY', 'ADMIN_API_KEYS']) delete devEnv[name];
+
+      const first = await runCli(devEnv, ['bots', 'list', '--json']);
+      expect(first.code).toBe(0);
+      expect(first.stderr).toBe(
+        `warning: generated development keys in ${keysFile} (used from now on while TOKEN_ENCRYPTION_KEYS, ` +
+          'TOKEN_HASH_KEY and ADMIN_API_KEYS are unset; never use them in production)\n',
+      );
+      expect(existsSync(keysFile)).toBe(true);
+
+      const [again, failure] = await Promise.all([
+        runCli(devEnv, ['bots', 'list', '--json']),
+        runCli(devEnv, ['bots', 'show', '@nobody_here_bot']),
+      ]);
+      expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: '' });
+      expectOneErrorLine(failure, 1, 'No bot @nobody_here_bot');
     });
 
     it('prints the usage on stderr with status 2 when no command is given', async () => {

@@ -2,7 +2,7 @@ import { ExecutionContext } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { UnauthorizedError } from '../common/errors';
 import { AppConfig } from '../config/config';
-import { AdminAuthGuard } from './admin-auth.guard';
+import { AdminAuthGuard, normalizePath } from './admin-auth.guard';
 
 const KEYS = ['first-key-0123456789abcdef', 'second-key-0123456789abcdef'];
 
@@ -53,5 +53,37 @@ describe('AdminAuthGuard', () => {
     const closed = new AdminAuthGuard({ adminApiKeys: [] as string[] } as AppConfig);
     expect(() => closed.canActivate(contextWith('Bearer ').context)).toThrow(UnauthorizedError);
     expect(() => closed.canActivate(contextWith(`Bearer ${KEYS[0]}`).context)).toThrow(UnauthorizedError);
+  });
+});
+
+describe('normalizePath', () => {
+  it('spells every way of writing an admin path as /admin/…', () => {
+    for (const url of [
+      '/admin/bots',
+      '/%61dmin/bots',
+      '/%2561dmin/bots',
+      '/ADMIN/Bots',
+      '//admin/bots',
+      '/admin//bots',
+      '/x/../admin/bots',
+      '/admin/./bots',
+      '/admin/bots/',
+      '/admin%2Fbots',
+      '/admin%2fbots?x=1',
+      '\\admin\\bots',
+      '/admin;x=1/bots',
+    ]) {
+      expect(normalizePath(url), url).toBe('/admin/bots');
+    }
+    expect(normalizePath('/admin')).toBe('/admin');
+    expect(normalizePath('/admin/?limit=1')).toBe('/admin');
+  });
+
+  it('leaves other paths elsewhere', () => {
+    expect(normalizePath('/administrator')).toBe('/administrator');
+    expect(normalizePath('/webhook/123:abc')).toBe('/webhook/123:abc');
+    expect(normalizePath('/admin/../health/live')).toBe('/health/live');
+    expect(normalizePath('/../..')).toBe('/');
+    expect(normalizePath('/%E0%A4%A/admin')).toBe('/%e0%a4%a/admin');
   });
 });

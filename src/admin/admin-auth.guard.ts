@@ -12,7 +12,7 @@ const REFUSAL = 'Missing or wrong admin API key (send Authorization: Bearer <key
 
 /**
  * `Authorization: Bearer <key>` with one of ADMIN_API_KEYS. Checked twice: in a Fastify `onRequest` hook for every
- * path under /admin, before the body is read, so a caller without a key cannot make the gateway buffer and parse a
+ * path under /admin however it is spelled (see isAdminRequest), before the body is read, so a caller without a key cannot make the gateway buffer and parse a
  * body, and gets the same 401 whatever it sends; and as a Nest guard on the admin controllers, in case a route is
  * ever mounted elsewhere. Nothing about bots leaks to a caller without a key. The key is never logged: the request
  * log has only the method and the path.
@@ -68,15 +68,53 @@ export class AdminAuthHook implements OnModuleInit {
   onModuleInit() {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     fastify.addHook('onRequest', (request, reply, done) => {
-      if (!isAdminPath(request.url) || this.guard.allows(request.headers.authorization)) return done();
+      if (!isAdminRequest(request) || this.guard.allows(request.headers.authorization)) return done();
       const { body } = toErrorResponse(new UnauthorizedError(REFUSAL));
       void reply.code(401).header('WWW-Authenticate', CHALLENGE).send(body);
     });
   }
 }
 
-function isAdminPath(url: string): boolean {
-  return url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?');
+/**
+ * Whether a request is for the admin API, however its path is spelled. The route Fastify matched settles it for
+ * every spelling that reaches an admin handler (find-my-way decodes `%61dmin`); the normalised path also covers
+ * spellings a router might resolve one day (`//admin`, `/ADMIN`, `/x/../admin`, `/admin/bots/`), so they are
+ * refused before the body is read instead of answering 400 or 404 to a caller without a key.
+ */
+function isAdminRequest(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  return (route !== undefined && isAdminPath(route)) || isAdminPath(normalizePath(request.url));
+}
+
+function isAdminPath(path: string): boolean {
+  return path === '/admin' || path.startsWith('/admin/');
+}
+
+/**
+ * The path of a request URL in one canonical spelling: without query (`?`) or parameters (`;`), percent-decoded
+ * until nothing changes (so `%2561` is `a` too), `\` as `/`, without empty and `.` segments, with `..` resolved,
+ * without a trailing slash, lower case. Only for deciding what to protect: refusing more spellings is harmless.
+ */
+export function normalizePath(url: string): string {
+  let path = url.split(/[?#]/, 1)[0];
+  for (let round = 0; round < 5; round++) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(path);
+    } catch {
+      break; // a malformed escape: match what is there
+    }
+    if (decoded === path) break;
+    path = decoded;
+  }
+  const segments: string[] = [];
+  for (const segment of path.split(/[?#]/, 1)[0].replace(/\\/g, '/').split('/')) {
+    const name = segment.split(';', 1)[0];
+    if (name === '' || name === '.') continue;
+    if (name === '..') segments.pop();
+    else segments.push(name.toLowerCase());
+  }
+  return `/${segments.join('/')}`;
 }
 
 function bearerToken(header: string | undefined): string | undefined {

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { CommandRunner, InjectCommander } from 'nest-commander';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { redactSecrets } from '../common/redact';
 
 /** nest-commander's own commander `Command` (it bundles commander 11; the top-level package may differ). */
@@ -53,11 +53,14 @@ export class CliProgram implements OnModuleInit {
 }
 
 function packageVersion(): string | undefined {
-  try {
-    // dist/cli/ and src/cli/ both sit two levels below the package root.
-    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string };
-    return pkg.version;
-  } catch {
-    return undefined;
+  // The nearest package.json above this file: from src/cli/, dist/cli/ or a build that dist/ links to.
+  for (let dir = __dirname; dirname(dir) !== dir; dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'tg-gateway') return pkg.version;
+    } catch {
+      // not here: one level up
+    }
   }
+  return undefined;
 }

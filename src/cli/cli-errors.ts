@@ -82,6 +82,11 @@ export function describeFailure(error: unknown, databaseUrl?: string): Failure {
   return { message: oneLine(`unexpected error: ${withoutPassword(message, databaseUrl)}`), exitCode: EXIT_FAILURE };
 }
 
+/** Commander stopped after printing the help or the version, as asked (`--help`, `help <command>`, `--version`). */
+export function isHelpOrVersion(error: unknown): boolean {
+  return isCommanderError(error) && (error as { exitCode?: unknown }).exitCode === 0;
+}
+
 /** nest-commander bundles its own commander, so its CommanderError class is recognised by its codes. */
 function isCommanderError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;

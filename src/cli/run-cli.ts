@@ -1,8 +1,8 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { CommandFactory, CommandRunnerService } from 'nest-commander';
-import { AppConfig, loadConfig } from '../config/config';
+import { AppConfig, ConfigError, loadConfig } from '../config/config';
 import { withTimeout } from '../infra/database/prisma.service';
-import { describeFailure, EXIT_OK } from './cli-errors';
+import { describeFailure, EXIT_OK, isHelpOrVersion } from './cli-errors';
 import { CliLogger } from './cli-logger';
 import { CliModule } from './cli.module';
 
@@ -19,12 +19,22 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     config = loadConfig();
   } catch (error) {
+    // Help must be readable by someone whose configuration is still wrong.
+    if (error instanceof ConfigError && asksForHelp(argv)) return showHelp(argv, error);
     return fail(error);
   }
-  if (config.devKeysFile) {
-    process.stderr.write(`warning: using development keys from ${config.devKeysFile}\n`);
+  if (config.devKeysCreated) {
+    process.stderr.write(
+      `warning: generated development keys in ${config.devKeysFile} (used from now on while TOKEN_ENCRYPTION_KEYS, ` +
+        'TOKEN_HASH_KEY and ADMIN_API_KEYS are unset; never use them in production)\n',
+    );
   }
+  const failure = await run(config, argv);
+  return failure === undefined ? EXIT_OK : fail(failure, config.databaseUrl);
+}
 
+/** Runs the command line over `config`, closes every connection, and returns what failed (undefined: nothing). */
+async function run(config: AppConfig, argv: string[]): Promise<unknown> {
   let failure: unknown;
   let app: INestApplicationContext | undefined;
   try {
@@ -44,7 +54,33 @@ export async function runCli(argv: string[]): Promise<number> {
   } finally {
     if (app) await withTimeout(app.close(), CLOSE_TIMEOUT_MS).catch(() => undefined);
   }
-  return failure === undefined ? EXIT_OK : fail(failure, config.databaseUrl);
+  return failure;
+}
+
+/** `--help`, `-h`, `help [command]`, `--version`, `-V` anywhere on the command line. */
+function asksForHelp(argv: string[]): boolean {
+  const args = argv.slice(2);
+  return args[0] === 'help' || args.some((arg) => ['-h', '--help', '-V', '--version'].includes(arg));
+}
+
+/**
+ * Help without a valid configuration: the commands are built over a stand-in configuration whose database, Redis
+ * and Bot API cannot be reached, and anything other than help or the version (an argument that only looked like
+ * `--help`, say) reports the real configuration's problems instead of running.
+ */
+async function showHelp(argv: string[], configError: ConfigError): Promise<number> {
+  const standIn = loadConfig({
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: 'postgresql://help@127.0.0.1:1/help',
+    REDIS_URL: 'redis://127.0.0.1:1',
+    TELEGRAM_API_ROOT: 'http://127.0.0.1:1',
+    TOKEN_ENCRYPTION_KEYS: `help:${Buffer.alloc(32, 1).toString('base64')}`,
+    TOKEN_HASH_KEY: Buffer.alloc(32, 2).toString('base64'),
+    ADMIN_API_KEYS: 'help-only-0123456789',
+  });
+  const failure = await run(standIn, argv);
+  return isHelpOrVersion(failure) ? EXIT_OK : fail(configError);
 }
 
 function fail(error: unknown, databaseUrl?: string): number {

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createRootLogger, serializeError } from './logger';
+import { createRootLogger, logFormatFor, serializeError } from './logger';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -30,5 +30,37 @@ describe('root logger', () => {
     logger.error({ msg: 'failed', err: serializeError(new Error(`GET https://api.telegram.org/bot${token}/getMe`)) });
     await new Promise((resolve) => setImmediate(resolve));
     expect(JSON.stringify(lines)).not.toContain(token);
+  });
+});
+
+describe('log format', () => {
+  it('is readable only on a terminal outside production; JSON lines everywhere else', () => {
+    expect(logFormatFor('development', true)).toBe('pretty');
+    expect(logFormatFor('test', true)).toBe('pretty');
+    expect(logFormatFor('production', true)).toBe('json');
+    for (const nodeEnv of ['development', 'test', 'production'] as const) {
+      expect(logFormatFor(nodeEnv, false)).toBe('json');
+      expect(logFormatFor(nodeEnv, undefined)).toBe('json');
+    }
+  });
+
+  it('writes pretty lines that a person can read, with secrets still redacted', async () => {
+    let text = '';
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        text += chunk.toString();
+        callback();
+      },
+    });
+    const token = '123456789:AAH-abcdefghijklmnopqrstuvwxyz12345';
+    const logger = createRootLogger('info', sink, 'pretty');
+    logger.info(`tg-gateway api listening on 127.0.0.1:3000`);
+    logger.warn({ msg: 'call failed', err: new Error(`GET https://api.telegram.org/bot${token}/getMe`) });
+    await new Promise((resolve) => setImmediate(resolve));
+    const lines = text.split('\n').filter(Boolean);
+    expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: tg-gateway api listening on 127\.0\.0\.1:3000$/);
+    expect(text).toMatch(/WARN: call failed/);
+    expect(() => JSON.parse(lines[0]) as unknown).toThrow();
+    expect(text).not.toContain(token);
   });
 });

@@ -1,13 +1,25 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { DestinationStream, Logger } from 'pino';
-import { LogLevel } from '../config/config';
+import pinoPretty from 'pino-pretty';
+import { LogLevel, NodeEnv } from '../config/config';
 import { redactSecrets } from './redact';
+
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * JSON lines, what log collectors read, except for a person at a terminal during development: stdout is a TTY and
+ * NODE_ENV is not production. Output piped or redirected (`| jq`, a file, a container runtime) stays JSON.
+ */
+export function logFormatFor(nodeEnv: NodeEnv, stdoutIsTty: boolean | undefined): LogFormat {
+  return stdoutIsTty === true && nodeEnv !== 'production' ? 'pretty' : 'json';
+}
 
 /**
  * pino behind Nest's LoggerService. Every string argument passes through redactSecrets, so a token that slips
- * into a message (a library error quoting a URL, say) is removed before it is written.
+ * into a message (a library error quoting a URL, say) is removed before it is written. `pretty` formats each line
+ * for reading with pino-pretty, in this thread and synchronously, so the last lines before an exit are not lost.
  */
-export function createRootLogger(level: LogLevel, destination?: DestinationStream): Logger {
+export function createRootLogger(level: LogLevel, destination?: DestinationStream, format: LogFormat = 'json'): Logger {
   const options: pino.LoggerOptions = {
     name: 'tg-gateway',
     level,
@@ -26,6 +38,16 @@ export function createRootLogger(level: LogLevel, destination?: DestinationStrea
     // "[object Object]" instead of the message.
     serializers: { err: (value: unknown) => (value instanceof Error ? serializeError(value) : value) },
   };
+  if (format === 'pretty') {
+    const pretty = pinoPretty({
+      destination: destination ?? 1,
+      sync: true,
+      colorize: destination === undefined ? undefined : false,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,name',
+    });
+    return pino(options, pretty);
+  }
   return destination ? pino(options, destination) : pino(options);
 }
 

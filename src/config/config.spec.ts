@@ -71,9 +71,11 @@ describe('loadConfig', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'tgw-config-')), 'keys.json');
     const first = loadConfig({ DEV_KEYS_FILE: file });
     expect(first.devKeysFile).toBe(file);
+    expect(first.devKeysCreated).toBe(true);
     expect(existsSync(file)).toBe(true);
     expect(statSync(file).mode & 0o077).toBe(0);
     const second = loadConfig({ DEV_KEYS_FILE: file });
+    expect(second.devKeysCreated).toBe(false);
     expect(second.encryptionKeys[0].key.equals(first.encryptionKeys[0].key)).toBe(true);
     expect(second.tokenHashKey.equals(first.tokenHashKey)).toBe(true);
     expect(second.adminApiKeys).toEqual(first.adminApiKeys);

@@ -14,7 +14,10 @@ export interface AppConfig {
   nodeEnv: NodeEnv;
   host: string;
   port: number;
-  /** Health and metrics port of a worker-only process; 0 turns that listener off. */
+  /**
+   * Health and metrics port of a worker-only process; 0 (the default) means no listener, so several workers can run
+   * on one host without choosing ports.
+   */
   workerPort: number;
   logLevel: LogLevel;
   databaseUrl: string;
@@ -74,6 +77,8 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
   /** Set when development keys were generated or loaded from the local keys file. */
   devKeysFile?: string;
+  /** True when this load generated the development keys (the file did not exist yet). */
+  devKeysCreated?: boolean;
 }
 
 /** Telegram's published webhook source ranges (https://core.telegram.org/bots/webhooks). */
@@ -183,8 +188,8 @@ interface DevKeys {
   adminApiKey: string;
 }
 
-function loadOrCreateDevKeys(file: string): DevKeys {
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevKeys;
+function loadOrCreateDevKeys(file: string): { keys: DevKeys; created: boolean } {
+  if (existsSync(file)) return { keys: JSON.parse(readFileSync(file, 'utf8')) as DevKeys, created: false };
   const keys: DevKeys = {
     encryptionKeys: `dev1:${randomBytes(32).toString('base64')}`,
     tokenHashKey: randomBytes(32).toString('base64'),
@@ -192,7 +197,7 @@ function loadOrCreateDevKeys(file: string): DevKeys {
   };
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, JSON.stringify(keys, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-  return keys;
+  return { keys, created: true };
 }
 
 function parseKey(name: string, encoded: string, problems: string[]): Buffer | undefined {
@@ -241,13 +246,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
   let tokenHashKeyRaw = r.raw('TOKEN_HASH_KEY');
   let adminKeysRaw = r.raw('ADMIN_API_KEYS');
   let devKeysFile: string | undefined;
+  let devKeysCreated: boolean | undefined;
   if (production) {
     if (!encryptionKeysRaw) r.problems.push('TOKEN_ENCRYPTION_KEYS is required in production');
     if (!tokenHashKeyRaw) r.problems.push('TOKEN_HASH_KEY is required in production');
     if (!adminKeysRaw) r.problems.push('ADMIN_API_KEYS is required in production');
   } else if (!encryptionKeysRaw || !tokenHashKeyRaw || !adminKeysRaw) {
     devKeysFile = resolve(r.string('DEV_KEYS_FILE', '.tg-gateway/dev-keys.json'));
-    const dev = loadOrCreateDevKeys(devKeysFile);
+    const { keys: dev, created } = loadOrCreateDevKeys(devKeysFile);
+    devKeysCreated = created;
     encryptionKeysRaw ??= dev.encryptionKeys;
     tokenHashKeyRaw ??= dev.tokenHashKey;
     adminKeysRaw ??= dev.adminApiKey;
@@ -271,7 +278,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     nodeEnv,
     host: r.string('HOST', '0.0.0.0'),
     port,
-    workerPort: r.int('WORKER_PORT', 3001, 0, 65535),
+    workerPort: r.int('WORKER_PORT', 0, 0, 65535),
     logLevel: r.oneOf<LogLevel>(
       'LOG_LEVEL',
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
@@ -318,6 +325,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sessionTtlSeconds: r.int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 1),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 15_000, 100),
     devKeysFile,
+    devKeysCreated,
   };
   // A worker starts no Bot API call that could outlive its heartbeat (see ConversationWorker), and a graceful
   // shutdown lets the calls in flight finish.
