@@ -55,8 +55,12 @@ function mint(telegram: FakeTelegram, overrides: Parameters<FakeTelegram['addBot
 }
 
 /** Registers a bot through the API; the harness deletes it on close. */
-async function registerViaApi(gw: Harness, body: Record<string, unknown> = {}) {
-  const { token, bot } = mint(gw.telegram);
+async function registerViaApi(
+  gw: Harness,
+  body: Record<string, unknown> = {},
+  profile: Parameters<FakeTelegram['addBot']>[0] = {},
+) {
+  const { token, bot } = mint(gw.telegram, profile);
   const res = await call(gw, 'POST', '/admin/bots', { body: { token, ...body } });
   expect(res.status, res.raw).toBe(201);
   gw.botIds.push(res.body.id);
@@ -383,6 +387,31 @@ describe('admin API', () => {
         expect(res.status, ref).toBe(200);
         expect(res.body).toEqual(bot.view);
       }
+    });
+
+    it('finds @username exactly and in any case, `_` being no wildcard, and keeps usernames unique', async () => {
+      const stem = `u${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+      const letters = await registerViaApi(gw, {}, { username: `${stem}xbot` });
+      // In a LIKE pattern `_` matches any character: `@<stem>_bot` must not find `<stem>xbot`.
+      expectError(await call(gw, 'GET', `/admin/bots/@${stem}_bot`), 404, 'bot_not_found');
+      const underscore = await registerViaApi(gw, {}, { username: `${stem}_bot` });
+      for (const [ref, bot] of [
+        [`@${stem}_bot`, underscore],
+        [`@${stem.toUpperCase()}_BOT`, underscore],
+        [`@${stem}xbot`, letters],
+        [`@${stem}XBot`, letters],
+      ] as const) {
+        const res = await call(gw, 'GET', `/admin/bots/${ref}`);
+        expect(res.status, ref).toBe(200);
+        expect(res.body.id, ref).toBe(bot.view.id);
+      }
+      // Another Telegram bot under the same username in another case (a stale row): refused, never two matches.
+      const clash = mint(tg, { username: `${stem.toUpperCase()}XBOT` });
+      expectError(
+        await call(gw, 'POST', '/admin/bots', { body: { token: clash.token } }),
+        409,
+        'bot_already_registered',
+      );
     });
 
     it('answers 404 for an unknown bot on every endpoint', async () => {

@@ -78,7 +78,9 @@ export class BotRepository {
 
   async getByUsername(username: string): Promise<BotRecord | null> {
     return this.run(async () =>
-      toRecord(await this.prisma.bot.findFirst({ where: { username: { equals: username, mode: 'insensitive' } } })),
+      // A stored lower-case column with a unique index: `mode: 'insensitive'` would be an ILIKE, where `_` matches
+      // any character.
+      toRecord(await this.prisma.bot.findUnique({ where: { usernameLower: username.toLowerCase() } })),
     );
   }
 
@@ -129,7 +131,12 @@ export class BotRepository {
           previousSecretCiphertext: fields.previousSecretCiphertext ? bytes(fields.previousSecretCiphertext) : null,
           previousSecretExpiresAt: fields.previousSecretExpiresAt,
           ...(profile
-            ? { username: profile.username, firstName: profile.firstName, botInfo: toJson(profile.botInfo) }
+            ? {
+                username: profile.username,
+                usernameLower: profile.username.toLowerCase(),
+                firstName: profile.firstName,
+                botInfo: toJson(profile.botInfo),
+              }
             : {}),
         },
       });
@@ -175,6 +182,7 @@ export class BotRepository {
         await this.prisma.bot.create({
           data: {
             ...row,
+            usernameLower: row.username.toLowerCase(),
             botInfo: toJson(row.botInfo),
             tokenCiphertext: bytes(row.tokenCiphertext),
             tokenHash: bytes(row.tokenHash),
