@@ -2,6 +2,7 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BotRegistryService } from '../src/bots/bot-registry.service';
 import { PrismaService } from '../src/infra/database/prisma.service';
+import { TelegramService } from '../src/telegram/telegram.service';
 import { FakeTelegram } from './support/fake-telegram';
 import { Harness, jsonOf } from './support/harness';
 import { alice, textUpdate } from './support/updates';
@@ -797,6 +798,87 @@ describe('admin API', () => {
       expect(await secretOf(gw, bot.view.id)).toBe(bot.secret);
       expect(tg.webhookOf(bot.token)!.secret_token).toBe(bot.secret);
       expect((await deliver(gw, bot.token, bot.secret)).status).toBe(200);
+    });
+  });
+
+  describe('concurrent changes of one bot', () => {
+    /**
+     * Holds the next call of `method` (after the operation read the bot) until released: the other operation runs
+     * to completion in between, deterministically.
+     */
+    function holdNext(method: 'getMe' | 'getWebhookInfo') {
+      const telegram = gw.app.get(TelegramService, { strict: false });
+      const original = telegram[method].bind(telegram) as (token: string) => Promise<never>;
+      let reached!: () => void;
+      let release!: () => void;
+      const isReached = new Promise<void>((resolve) => (reached = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      vi.spyOn(telegram, method).mockImplementationOnce(async (token: string) => {
+        reached();
+        await released;
+        return original(token);
+      });
+      return { isReached, release, restore: () => vi.mocked(telegram[method]).mockRestore() };
+    }
+
+    it('a token replaced while the secret rotates keeps the rotated secret (no old secret written back)', async () => {
+      const bot = await registerViaApi(gw);
+      expect((await call(gw, 'POST', `/admin/bots/${bot.view.id}/webhook`, { body: {} })).status).toBe(200);
+      const fresh = mint(tg, { id: bot.info.id });
+      const held = holdNext('getMe');
+      try {
+        // replace-token reads the bot, then waits on getMe...
+        const replacing = call(gw, 'PUT', `/admin/bots/${bot.view.id}/token`, { body: { token: fresh.token } });
+        await held.isReached;
+        // ...while rotate-secret runs through: Telegram gets the new secret.
+        const rotated = await call(gw, 'POST', `/admin/bots/${bot.view.id}/secret/rotate`);
+        expect(rotated.status, rotated.raw).toBe(200);
+        const newSecret = await secretOf(gw, bot.view.id);
+        expect(newSecret).not.toBe(bot.secret);
+        held.release();
+        const replaced = await replacing;
+        expect(replaced.status, replaced.raw).toBe(200);
+        // Both took effect: the new token, with the rotated secret, which is also what Telegram has.
+        expect(await secretOf(gw, bot.view.id)).toBe(newSecret);
+        expect(tg.webhookOf(fresh.token)).toMatchObject({
+          url: `https://gateway.example.com/webhook/${fresh.token}`,
+          secret_token: newSecret,
+        });
+        expect((await deliver(gw, fresh.token, newSecret)).status).toBe(200);
+        expect((await deliver(gw, bot.token, newSecret)).status).toBe(404);
+      } finally {
+        held.restore();
+      }
+    });
+
+    it('a secret rotated while the token is replaced never brings the revoked token back', async () => {
+      const bot = await registerViaApi(gw);
+      expect((await call(gw, 'POST', `/admin/bots/${bot.view.id}/webhook`, { body: {} })).status).toBe(200);
+      const fresh = mint(tg, { id: bot.info.id });
+      const held = holdNext('getWebhookInfo');
+      try {
+        // rotate-secret reads the bot (old token), then waits on getWebhookInfo...
+        const rotating = call(gw, 'POST', `/admin/bots/${bot.view.id}/secret/rotate`);
+        await held.isReached;
+        // ...while replace-token runs through.
+        const replaced = await call(gw, 'PUT', `/admin/bots/${bot.view.id}/token`, { body: { token: fresh.token } });
+        expect(replaced.status, replaced.raw).toBe(200);
+        held.release();
+        const rotated = await rotating;
+        expect(rotated.status, rotated.raw).toBe(200);
+        const newSecret = await secretOf(gw, bot.view.id);
+        expect(newSecret).not.toBe(bot.secret);
+        expect(tg.webhookOf(fresh.token)).toMatchObject({
+          url: `https://gateway.example.com/webhook/${fresh.token}`,
+          secret_token: newSecret,
+        });
+        expect((await deliver(gw, fresh.token, newSecret)).status).toBe(200);
+        // The replaced token stays refused.
+        expect((await deliver(gw, bot.token, newSecret)).status).toBe(404);
+        expect((await deliver(gw, bot.token, bot.secret)).status).toBe(404);
+      } finally {
+        held.restore();
+      }
     });
   });
 

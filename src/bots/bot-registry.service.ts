@@ -139,11 +139,14 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
     return null;
   }
 
-  /** Re-encrypts the row with a new token (same Telegram bot) and its fresh getMe profile. */
+  /**
+   * Re-encrypts the row with a new token (same Telegram bot) and its fresh getMe profile; false when the row's
+   * secrets changed since `record` was read (the caller reads it again).
+   */
   async replaceToken(record: BotRecord, token: string, botInfo: UserFromGetMe): Promise<boolean> {
     const oldHash = this.tokenHash(this.tokenOf(record)).toString('base64');
     const sealed = this.seal(record.id, token, this.webhookSecretOf(record), this.previousSecretOf(record));
-    const ok = await this.bots.reseal(record.id, record.tokenKeyId, sealed, {
+    const ok = await this.bots.reseal(record.id, record.secretsVersion, sealed, {
       username: botInfo.username,
       firstName: botInfo.first_name,
       botInfo,
@@ -154,12 +157,13 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Makes `secret` the webhook secret; the current one stays accepted until `previousExpiresAt`, so deliveries
-   * Telegram already signed with it are not refused during the switch.
+   * Telegram already signed with it are not refused during the switch. False when the row's secrets changed since
+   * `record` was read.
    */
   async replaceSecret(record: BotRecord, secret: string, previousExpiresAt: Date | null): Promise<boolean> {
     const previous = previousExpiresAt ? { secret: this.webhookSecretOf(record), expiresAt: previousExpiresAt } : null;
     const sealed = this.seal(record.id, this.tokenOf(record), secret, previous);
-    const ok = await this.bots.reseal(record.id, record.tokenKeyId, sealed);
+    const ok = await this.bots.reseal(record.id, record.secretsVersion, sealed);
     if (ok) await this.announce(record.id, [Buffer.from(sealed.tokenHash).toString('base64')]);
     return ok;
   }
@@ -172,7 +176,7 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
       this.webhookSecretOf(record),
       this.previousSecretOf(record),
     );
-    return this.bots.reseal(record.id, record.tokenKeyId, sealed);
+    return this.bots.reseal(record.id, record.secretsVersion, sealed);
   }
 
   get primaryKeyId(): string {

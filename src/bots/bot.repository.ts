@@ -116,14 +116,16 @@ export class BotRepository {
   }
 
   /**
-   * Replaces the row's ciphertexts (and, with a new token, its profile), provided they are still written with
-   * `expectedKeyId`: a concurrent re-encryption or token change makes this a no-op (false) instead of a lost update.
+   * Replaces the row's ciphertexts (and, with a new token, its profile), provided they are still at
+   * `expectedVersion` (the `secretsVersion` the caller read): any concurrent write of them — a new token, a new
+   * secret, a re-encryption — makes this a no-op (false) instead of a lost update.
    */
-  async reseal(id: string, expectedKeyId: string, fields: SealedFields, profile?: BotProfile): Promise<boolean> {
+  async reseal(id: string, expectedVersion: number, fields: SealedFields, profile?: BotProfile): Promise<boolean> {
     return this.run(async () => {
       const { count } = await this.prisma.bot.updateMany({
-        where: { id, tokenKeyId: expectedKeyId },
+        where: { id, secretsVersion: expectedVersion },
         data: {
+          secretsVersion: { increment: 1 },
           tokenCiphertext: bytes(fields.tokenCiphertext),
           tokenKeyId: fields.tokenKeyId,
           tokenHash: bytes(fields.tokenHash),
@@ -225,6 +227,7 @@ function toRecord(row: BotRow | null): BotRecord | null {
     webhookSecretCiphertext: row.webhookSecretCiphertext,
     previousSecretCiphertext: row.previousSecretCiphertext,
     previousSecretExpiresAt: row.previousSecretExpiresAt,
+    secretsVersion: row.secretsVersion,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

@@ -158,6 +158,7 @@ describe('migrate', () => {
       ['created_at', 'timestamptz', 'NO'],
       ['updated_at', 'timestamptz', 'NO'],
       ['username_lower', 'text', 'NO'],
+      ['secrets_version', 'int4', 'NO'],
     ]);
     const byName = Object.fromEntries(columns.map((c) => [c.column_name, c]));
     expect(byName.created_at.datetime_precision).toBe(3);
