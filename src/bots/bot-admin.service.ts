@@ -10,13 +10,12 @@ import { BotRegistryService } from './bot-registry.service';
 import { BotRepository } from './bot.repository';
 import { BotRecord } from './bot.types';
 import { BotView, toBotView } from './bot.view';
-import { generateWebhookSecret } from './token-crypto';
+import { generateWebhookSecret, TOKEN_SHAPE } from './token-crypto';
 
 /** Conditional writes of a bot's secrets tried before answering 409 concurrent_change. */
 const WRITE_ATTEMPTS = 3;
 
-/** `<bot id>:<secret part>` as BotFather issues them. */
-export const TOKEN_SHAPE = /^\d{5,20}:[A-Za-z0-9_-]{30,64}$/;
+export { TOKEN_SHAPE } from './token-crypto';
 
 export interface WebhookOptions {
   /** Public base URL of the gateway; PUBLIC_URL when absent. */

@@ -3,6 +3,7 @@ import type { UserFromGetMe } from 'grammy/types';
 import { Bot as BotRow, Prisma } from '../generated/prisma/client';
 import { asDatabaseError, PrismaService } from '../infra/database/prisma.service';
 import { BotRecord } from './bot.types';
+import { FINGERPRINT_PREFIX_BYTES, TokenHashFingerprint } from './known-token-hashes';
 
 export interface NewBotRow {
   id: string;
@@ -65,6 +66,39 @@ export class BotRepository {
         for (const row of rows) versions.set(row.id, Math.round(row.version));
       }
       return versions;
+    });
+  }
+
+  /** The token blind index (base64) of every bot, `limit` bots at a time in id order. */
+  async tokenHashPage(afterId: string | undefined, limit: number): Promise<{ id: string; tokenHash: string }[]> {
+    return this.run(async () => {
+      const rows = await this.prisma.bot.findMany({
+        select: { id: true, tokenHash: true },
+        where: afterId ? { id: { gt: afterId } } : {},
+        orderBy: { id: 'asc' },
+        take: limit,
+      });
+      return rows.map((row) => ({ id: row.id, tokenHash: Buffer.from(row.tokenHash).toString('base64') }));
+    });
+  }
+
+  /** The token blind index (base64) of one bot, or null when it is gone. */
+  async tokenHashOf(id: string): Promise<string | null> {
+    return this.run(async () => {
+      const row = await this.prisma.bot.findUnique({ select: { tokenHash: true }, where: { id } });
+      return row && Buffer.from(row.tokenHash).toString('base64');
+    });
+  }
+
+  /** Count and sum of hash prefixes of all token blind indexes (see KnownTokenHashes), in one pass of the table. */
+  async tokenHashFingerprint(): Promise<TokenHashFingerprint> {
+    return this.run(async () => {
+      const [row] = await this.prisma.$queryRaw<{ count: number; sum: string }[]>`
+        SELECT count(*)::int AS count,
+               coalesce(sum(('x' || encode(substring(token_hash FROM 1 FOR ${FINGERPRINT_PREFIX_BYTES}::int), 'hex'))
+                 ::bit(48)::bigint), 0)::text AS sum
+        FROM bots`;
+      return { count: row.count, sum: BigInt(row.sum) };
     });
   }
 
