@@ -813,12 +813,12 @@ describe('admin API', () => {
       let release!: () => void;
       const isReached = new Promise<void>((resolve) => (reached = resolve));
       const released = new Promise<void>((resolve) => (release = resolve));
-      vi.spyOn(telegram, method).mockImplementationOnce(async (token: string) => {
+      const spy = vi.spyOn(telegram, method).mockImplementationOnce(async (token: string) => {
         reached();
         await released;
         return original(token);
       });
-      return { isReached, release, restore: () => vi.mocked(telegram[method]).mockRestore() };
+      return { isReached, release, restore: () => spy.mockRestore() };
     }
 
     it('a token replaced while the secret rotates keeps the rotated secret (no old secret written back)', async () => {
