@@ -3,6 +3,7 @@ import { IncomingHttpHeaders, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BotRegistryService } from '../src/bots/bot-registry.service';
 import { PrismaService } from '../src/infra/database/prisma.service';
+import { TelegramService } from '../src/telegram/telegram.service';
 import { FakeTelegram } from './support/fake-telegram';
 import { Harness, jsonOf } from './support/harness';
 import { alice, textUpdate } from './support/updates';
@@ -77,8 +78,12 @@ function mint(telegram: FakeTelegram, overrides: Parameters<FakeTelegram['addBot
 }
 
 /** Registers a bot through the API; the harness deletes it on close. */
-async function registerViaApi(gw: Harness, body: Record<string, unknown> = {}) {
-  const { token, bot } = mint(gw.telegram);
+async function registerViaApi(
+  gw: Harness,
+  body: Record<string, unknown> = {},
+  profile: Parameters<FakeTelegram['addBot']>[0] = {},
+) {
+  const { token, bot } = mint(gw.telegram, profile);
   const res = await call(gw, 'POST', '/admin/bots', { body: { token, ...body } });
   expect(res.status, res.raw).toBe(201);
   gw.botIds.push(res.body.id);
@@ -436,6 +441,31 @@ describe('admin API', () => {
         expect(res.status, ref).toBe(200);
         expect(res.body).toEqual(bot.view);
       }
+    });
+
+    it('finds @username exactly and in any case, `_` being no wildcard, and keeps usernames unique', async () => {
+      const stem = `u${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+      const letters = await registerViaApi(gw, {}, { username: `${stem}xbot` });
+      // In a LIKE pattern `_` matches any character: `@<stem>_bot` must not find `<stem>xbot`.
+      expectError(await call(gw, 'GET', `/admin/bots/@${stem}_bot`), 404, 'bot_not_found');
+      const underscore = await registerViaApi(gw, {}, { username: `${stem}_bot` });
+      for (const [ref, bot] of [
+        [`@${stem}_bot`, underscore],
+        [`@${stem.toUpperCase()}_BOT`, underscore],
+        [`@${stem}xbot`, letters],
+        [`@${stem}XBot`, letters],
+      ] as const) {
+        const res = await call(gw, 'GET', `/admin/bots/${ref}`);
+        expect(res.status, ref).toBe(200);
+        expect(res.body.id, ref).toBe(bot.view.id);
+      }
+      // Another Telegram bot under the same username in another case (a stale row): refused, never two matches.
+      const clash = mint(tg, { username: `${stem.toUpperCase()}XBOT` });
+      expectError(
+        await call(gw, 'POST', '/admin/bots', { body: { token: clash.token } }),
+        409,
+        'bot_already_registered',
+      );
     });
 
     it('answers 404 for an unknown bot on every endpoint', async () => {
@@ -821,6 +851,87 @@ describe('admin API', () => {
       expect(await secretOf(gw, bot.view.id)).toBe(bot.secret);
       expect(tg.webhookOf(bot.token)!.secret_token).toBe(bot.secret);
       expect((await deliver(gw, bot.token, bot.secret)).status).toBe(200);
+    });
+  });
+
+  describe('concurrent changes of one bot', () => {
+    /**
+     * Holds the next call of `method` (after the operation read the bot) until released: the other operation runs
+     * to completion in between, deterministically.
+     */
+    function holdNext(method: 'getMe' | 'getWebhookInfo') {
+      const telegram = gw.app.get(TelegramService, { strict: false });
+      const original = telegram[method].bind(telegram) as (token: string) => Promise<never>;
+      let reached!: () => void;
+      let release!: () => void;
+      const isReached = new Promise<void>((resolve) => (reached = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const spy = vi.spyOn(telegram, method).mockImplementationOnce(async (token: string) => {
+        reached();
+        await released;
+        return original(token);
+      });
+      return { isReached, release, restore: () => spy.mockRestore() };
+    }
+
+    it('a token replaced while the secret rotates keeps the rotated secret (no old secret written back)', async () => {
+      const bot = await registerViaApi(gw);
+      expect((await call(gw, 'POST', `/admin/bots/${bot.view.id}/webhook`, { body: {} })).status).toBe(200);
+      const fresh = mint(tg, { id: bot.info.id });
+      const held = holdNext('getMe');
+      try {
+        // replace-token reads the bot, then waits on getMe...
+        const replacing = call(gw, 'PUT', `/admin/bots/${bot.view.id}/token`, { body: { token: fresh.token } });
+        await held.isReached;
+        // ...while rotate-secret runs through: Telegram gets the new secret.
+        const rotated = await call(gw, 'POST', `/admin/bots/${bot.view.id}/secret/rotate`);
+        expect(rotated.status, rotated.raw).toBe(200);
+        const newSecret = await secretOf(gw, bot.view.id);
+        expect(newSecret).not.toBe(bot.secret);
+        held.release();
+        const replaced = await replacing;
+        expect(replaced.status, replaced.raw).toBe(200);
+        // Both took effect: the new token, with the rotated secret, which is also what Telegram has.
+        expect(await secretOf(gw, bot.view.id)).toBe(newSecret);
+        expect(tg.webhookOf(fresh.token)).toMatchObject({
+          url: `https://gateway.example.com/webhook/${fresh.token}`,
+          secret_token: newSecret,
+        });
+        expect((await deliver(gw, fresh.token, newSecret)).status).toBe(200);
+        expect((await deliver(gw, bot.token, newSecret)).status).toBe(404);
+      } finally {
+        held.restore();
+      }
+    });
+
+    it('a secret rotated while the token is replaced never brings the revoked token back', async () => {
+      const bot = await registerViaApi(gw);
+      expect((await call(gw, 'POST', `/admin/bots/${bot.view.id}/webhook`, { body: {} })).status).toBe(200);
+      const fresh = mint(tg, { id: bot.info.id });
+      const held = holdNext('getWebhookInfo');
+      try {
+        // rotate-secret reads the bot (old token), then waits on getWebhookInfo...
+        const rotating = call(gw, 'POST', `/admin/bots/${bot.view.id}/secret/rotate`);
+        await held.isReached;
+        // ...while replace-token runs through.
+        const replaced = await call(gw, 'PUT', `/admin/bots/${bot.view.id}/token`, { body: { token: fresh.token } });
+        expect(replaced.status, replaced.raw).toBe(200);
+        held.release();
+        const rotated = await rotating;
+        expect(rotated.status, rotated.raw).toBe(200);
+        const newSecret = await secretOf(gw, bot.view.id);
+        expect(newSecret).not.toBe(bot.secret);
+        expect(tg.webhookOf(fresh.token)).toMatchObject({
+          url: `https://gateway.example.com/webhook/${fresh.token}`,
+          secret_token: newSecret,
+        });
+        expect((await deliver(gw, fresh.token, newSecret)).status).toBe(200);
+        // The replaced token stays refused.
+        expect((await deliver(gw, bot.token, newSecret)).status).toBe(404);
+        expect((await deliver(gw, bot.token, bot.secret)).status).toBe(404);
+      } finally {
+        held.restore();
+      }
     });
   });
 

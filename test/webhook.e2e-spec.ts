@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, Server, Socket } from 'node:net';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BotRegistryService } from '../src/bots/bot-registry.service';
 import { BotRepository } from '../src/bots/bot.repository';
@@ -302,6 +304,118 @@ describe('bot cache kept right without change notifications', () => {
   });
 });
 
+describe('unknown tokens never reach Postgres', () => {
+  // Only the change bus and the process's own writes can tell A about bots: no periodic check during the test.
+  let a: Harness;
+
+  beforeAll(async () => {
+    a = await Harness.start({ role: 'api', env: { BOT_CACHE_TTL_MS: '600000' } });
+  });
+
+  afterAll(async () => {
+    await a.close();
+  });
+
+  const keysOf = (h: Harness) => ({
+    TOKEN_ENCRYPTION_KEYS: healthyKeys(h).enc,
+    TOKEN_HASH_KEY: healthyKeys(h).hash,
+    ADMIN_API_KEYS: h.config.adminApiKeys.join(','),
+  });
+  /** A token of Telegram's shape that no bot has. */
+  const madeUp = () => `${6_000_000_000 + Math.floor(Math.random() * 1e9)}:AA${randomBytes(25).toString('base64url')}`;
+
+  it('answers 404 to made-up tokens, well-formed or not, without a single Postgres query', async () => {
+    const known = await a.registerBot();
+    expect((await a.deliver(known, textUpdate(alice, 'warm'))).status).toBe(200);
+    // Every statement any Prisma client of this process sends goes through pg's Client#query.
+    const queries = vi.spyOn(Client.prototype, 'query');
+    try {
+      const repeated = madeUp();
+      const tokens = [
+        ...Array.from({ length: 400 }, madeUp),
+        repeated,
+        repeated,
+        'not-a-token',
+        '12345:short',
+        `${known.info.id}:${'A'.repeat(80)}`,
+        `bot${known.token}`,
+        known.token.split(':')[1],
+      ];
+      for (let i = 0; i < tokens.length; i += 50) {
+        const answers = await Promise.all(
+          tokens.slice(i, i + 50).map((token) => a.post(token, textUpdate(alice, 'x'), { secret: known.secret })),
+        );
+        for (const res of answers) {
+          expect(res.status).toBe(404);
+          expect((await jsonOf(res)).code).toBe('bot_not_found');
+        }
+      }
+      const sql = queries.mock.calls.map(([query]) => JSON.stringify(query).slice(0, 120));
+      expect(sql).toEqual([]);
+      // The registered bot is still served, and the spy does see queries (a registration writes one).
+      expect((await a.deliver(known, textUpdate(alice, 'still known'))).status).toBe(200);
+      await a.registerBot();
+      expect(queries.mock.calls.length).toBeGreaterThan(0);
+    } finally {
+      queries.mockRestore();
+    }
+  });
+
+  it('serves a bot registered by another process within seconds, and refuses it once deleted there', async () => {
+    const b = await Harness.start({
+      role: 'api',
+      telegram: a.telegram,
+      env: { ...keysOf(a), REDIS_PREFIX: a.config.redisPrefix, BOT_CACHE_TTL_MS: '600000' },
+    });
+    try {
+      const bot = await b.registerBot();
+      await waitUntil(
+        async () => (await a.deliver(bot, textUpdate(alice, 'hello'))).status === 200,
+        5_000,
+        'A to serve the bot B registered',
+      );
+      const removed = await fetch(`${b.baseUrl}/admin/bots/${bot.record.id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${b.config.adminApiKeys[0]}` },
+      });
+      expect(removed.status).toBe(200);
+      await waitUntil(
+        async () => (await a.deliver(bot, textUpdate(alice, 'gone'))).status === 404,
+        5_000,
+        'A to refuse the bot B deleted',
+      );
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('catches up within BOT_CACHE_TTL_MS with changes it was never told about', async () => {
+    // C shares the registry and keys but not the Redis prefix: no change reaches it over the bus.
+    const c = await Harness.start({
+      role: 'api',
+      telegram: a.telegram,
+      env: { ...keysOf(a), BOT_CACHE_TTL_MS: '1000' },
+    });
+    try {
+      expect((await c.post(madeUp(), textUpdate(alice, 'x'), { secret: 'x' })).status).toBe(404);
+      const bot = await a.registerBot();
+      await waitUntil(
+        async () => (await c.deliver(bot, textUpdate(alice, 'hello'))).status === 200,
+        5_000,
+        'C to serve a bot registered elsewhere',
+      );
+      await a.app.get(PrismaService).bot.delete({ where: { id: bot.record.id } });
+      await waitUntil(
+        async () => (await c.deliver(bot, textUpdate(alice, 'gone'))).status === 404,
+        5_000,
+        'C to refuse a bot deleted in the database',
+      );
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe('webhook source-IP allowlist', () => {
   it('refuses callers outside WEBHOOK_ALLOWED_IPS with 403', async () => {
     const gw = await Harness.start({ role: 'api', env: { WEBHOOK_ALLOWED_IPS: 'telegram' } });
@@ -364,8 +478,10 @@ describe('webhook when a dependency is down', () => {
   ] as const) {
     it(`answers 503 with Retry-After within a second when Redis ${what}`, async () => {
       const redisUrl = typeof url === 'function' ? url() : url;
-      // The bot is registered through a healthy gateway sharing the database and keys.
+      // The bot is registered through a healthy gateway sharing the database and keys, before the other process
+      // starts: with Redis away, that one hears of no change until its next check of the registry.
       const healthy = await Harness.start({ role: 'api', telegram });
+      const bot = await healthy.registerBot();
       const down = await Harness.start({
         role: 'api',
         telegram,
@@ -376,7 +492,6 @@ describe('webhook when a dependency is down', () => {
         },
       });
       try {
-        const bot = await healthy.registerBot();
         const started = Date.now();
         const res = await down.deliver(bot, textUpdate(alice, 'x'));
         const elapsed = Date.now() - started;

@@ -10,10 +10,12 @@ import { BotRegistryService } from './bot-registry.service';
 import { BotRepository } from './bot.repository';
 import { BotRecord } from './bot.types';
 import { BotView, toBotView } from './bot.view';
-import { generateWebhookSecret } from './token-crypto';
+import { generateWebhookSecret, TOKEN_SHAPE } from './token-crypto';
 
-/** `<bot id>:<secret part>` as BotFather issues them. */
-export const TOKEN_SHAPE = /^\d{5,20}:[A-Za-z0-9_-]{30,64}$/;
+/** Conditional writes of a bot's secrets tried before answering 409 concurrent_change. */
+const WRITE_ATTEMPTS = 3;
+
+export { TOKEN_SHAPE } from './token-crypto';
 
 export interface WebhookOptions {
   /** Public base URL of the gateway; PUBLIC_URL when absent. */
@@ -121,10 +123,14 @@ export class BotAdminService {
     return { deleted: true, webhookRemoved: webhookError === null, webhookError };
   }
 
-  /** Replaces a revoked token; the new one must belong to the same Telegram bot. */
+  /**
+   * Replaces a revoked token; the new one must belong to the same Telegram bot. The write is conditional on the
+   * bot's secrets being as read: when another change came first (a new secret, a re-encryption), the bot is read
+   * again and the new token written over that change, never the secret read before it.
+   */
   async replaceToken(ref: string, newToken: string): Promise<BotView> {
     const token = checkTokenShape(newToken);
-    const record = await this.find(ref);
+    let record = await this.find(ref);
     const botInfo = await this.telegram.getMe(token);
     if (BigInt(botInfo.id) !== record.telegramId) {
       throw new UnprocessableError(
@@ -132,8 +138,12 @@ export class BotAdminService {
         'token_bot_mismatch',
       );
     }
-    const oldToken = this.registry.tokenOf(record);
-    if (!(await this.registry.replaceToken(record, token, botInfo))) throw changedMeanwhile();
+    let oldToken = this.registry.tokenOf(record);
+    for (let attempt = 1; !(await this.registry.replaceToken(record, token, botInfo)); attempt++) {
+      if (attempt === WRITE_ATTEMPTS) throw changedMeanwhile();
+      record = await this.find(record.id);
+      oldToken = this.registry.tokenOf(record);
+    }
     this.logger.log({ msg: 'Bot token replaced', botId: record.id });
     await this.moveWebhookToToken(record.id, oldToken, token);
     return this.get(record.id);
@@ -196,15 +206,25 @@ export class BotAdminService {
    * A new webhook secret. It is stored first (the gateway accepts both secrets from then on), then given to
    * Telegram; the old one stays valid for WEBHOOK_SECRET_OVERLAP_SECONDS. When Telegram refuses, the old secret
    * is restored, so the bot is never left with a secret Telegram does not know.
+   *
+   * The write is conditional on the bot's secrets being as read: when another change came first (a new token, a
+   * re-encryption), the rotation starts again from the bot as it is now, so it never writes back an old token.
    */
   async rotateSecret(
     ref: string,
   ): Promise<{ bot: BotView; previousSecretValidUntil: string; webhookUpdated: boolean }> {
-    const record = await this.find(ref);
-    const token = this.registry.tokenOf(record);
-    const info = await this.telegram.getWebhookInfo(token);
-    const validUntil = new Date(Date.now() + this.config.webhook.secretOverlapSeconds * 1000);
-    if (!(await this.registry.replaceSecret(record, generateWebhookSecret(), validUntil))) throw changedMeanwhile();
+    let record = await this.find(ref);
+    let token: string;
+    let info: WebhookInfo;
+    let validUntil: Date;
+    for (let attempt = 1; ; attempt++) {
+      token = this.registry.tokenOf(record);
+      info = await this.telegram.getWebhookInfo(token);
+      validUntil = new Date(Date.now() + this.config.webhook.secretOverlapSeconds * 1000);
+      if (await this.registry.replaceSecret(record, generateWebhookSecret(), validUntil)) break;
+      if (attempt === WRITE_ATTEMPTS) throw changedMeanwhile();
+      record = await this.find(record.id);
+    }
     const rotated = await this.find(record.id);
     let webhookUpdated = false;
     if (info.url) {
@@ -217,7 +237,10 @@ export class BotAdminService {
         });
         webhookUpdated = true;
       } catch (error) {
-        await this.registry.replaceSecret(rotated, this.registry.webhookSecretOf(record), null);
+        // Conditional too: a change made meanwhile (e.g. a rotation that did reach Telegram) is not undone.
+        if (!(await this.registry.replaceSecret(rotated, this.registry.webhookSecretOf(record), null))) {
+          this.logger.warn({ msg: 'Could not restore the previous webhook secret: the bot changed', botId: record.id });
+        }
         throw error;
       }
     }

@@ -8,7 +8,8 @@ import { BotChangeBus } from './bot-change.bus';
 import { BotRepository, SealedFields } from './bot.repository';
 import { BotRecord, IngressBot, WorkerBot } from './bot.types';
 import { evict, VersionedCache } from './versioned-cache';
-import { generateWebhookSecret, Keyring, tokenBlindIndex } from './token-crypto';
+import { generateWebhookSecret, Keyring, TOKEN_SHAPE, tokenBlindIndex } from './token-crypto';
+import { TokenHashIndex } from './token-hash-index';
 
 export interface RegisterBotInput {
   token: string;
@@ -36,8 +37,8 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
   private revalidation?: Promise<void>;
   private revalidationTimer?: NodeJS.Timeout;
   /**
-   * Blind index of the tokens seen on the webhook lately: the HMAC is ~6% of a webhook call's CPU. The API
-   * process holds the encryption keys anyway, so keeping the tokens it was sent in memory exposes nothing more.
+   * Blind index of the registered tokens seen on the webhook lately: the HMAC is ~6% of a webhook call's CPU. The
+   * API process holds the encryption keys anyway, so keeping the tokens it was sent in memory exposes nothing more.
    */
   private readonly webhookTokenHashes = new Map<string, string>();
   private readonly webhookTokenHashesMax: number;
@@ -45,6 +46,7 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly bots: BotRepository,
     private readonly changes: BotChangeBus,
+    private readonly tokenHashes: TokenHashIndex,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.keyring = new Keyring(config.encryptionKeys);
@@ -123,8 +125,11 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
       tokenHash: this.tokenHash(input.token),
       webhookSecretCiphertext: this.keyring.encrypt(generateWebhookSecret(), 'webhook-secret', id),
     });
-    // The token may have been looked up (and remembered as unknown) before it was registered.
-    this.byTokenHash.invalidate(this.tokenHash(input.token).toString('base64'));
+    const hash = this.tokenHash(input.token).toString('base64');
+    this.tokenHashes.add(hash);
+    // The token may have been looked up (and remembered as unknown) before it was registered; other processes
+    // learn the new token hash.
+    await this.announce(id, [hash]);
     return record;
   }
 
@@ -139,27 +144,34 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
     return null;
   }
 
-  /** Re-encrypts the row with a new token (same Telegram bot) and its fresh getMe profile. */
+  /**
+   * Re-encrypts the row with a new token (same Telegram bot) and its fresh getMe profile; false when the row's
+   * secrets changed since `record` was read (the caller reads it again).
+   */
   async replaceToken(record: BotRecord, token: string, botInfo: UserFromGetMe): Promise<boolean> {
     const oldHash = this.tokenHash(this.tokenOf(record)).toString('base64');
     const sealed = this.seal(record.id, token, this.webhookSecretOf(record), this.previousSecretOf(record));
-    const ok = await this.bots.reseal(record.id, record.tokenKeyId, sealed, {
+    const ok = await this.bots.reseal(record.id, record.secretsVersion, sealed, {
       username: botInfo.username,
       firstName: botInfo.first_name,
       botInfo,
     });
-    if (ok) await this.announce(record.id, [oldHash, Buffer.from(sealed.tokenHash).toString('base64')]);
-    return ok;
+    if (!ok) return false;
+    const newHash = Buffer.from(sealed.tokenHash).toString('base64');
+    this.tokenHashes.add(newHash);
+    await this.announce(record.id, [oldHash, newHash]);
+    return true;
   }
 
   /**
    * Makes `secret` the webhook secret; the current one stays accepted until `previousExpiresAt`, so deliveries
-   * Telegram already signed with it are not refused during the switch.
+   * Telegram already signed with it are not refused during the switch. False when the row's secrets changed since
+   * `record` was read.
    */
   async replaceSecret(record: BotRecord, secret: string, previousExpiresAt: Date | null): Promise<boolean> {
     const previous = previousExpiresAt ? { secret: this.webhookSecretOf(record), expiresAt: previousExpiresAt } : null;
     const sealed = this.seal(record.id, this.tokenOf(record), secret, previous);
-    const ok = await this.bots.reseal(record.id, record.tokenKeyId, sealed);
+    const ok = await this.bots.reseal(record.id, record.secretsVersion, sealed);
     if (ok) await this.announce(record.id, [Buffer.from(sealed.tokenHash).toString('base64')]);
     return ok;
   }
@@ -172,7 +184,7 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
       this.webhookSecretOf(record),
       this.previousSecretOf(record),
     );
-    return this.bots.reseal(record.id, record.tokenKeyId, sealed);
+    return this.bots.reseal(record.id, record.secretsVersion, sealed);
   }
 
   get primaryKeyId(): string {
@@ -213,14 +225,28 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
     };
   }
 
-  /** The bot a webhook token belongs to, or null when no bot has it. Throws DatabaseUnavailableError. */
+  /** Starts keeping the set of known token hashes that `findForWebhook` needs (API processes). */
+  serveWebhooks(): void {
+    this.tokenHashes.enable();
+  }
+
+  /**
+   * The bot a webhook token belongs to, or null when no bot has it. A token that does not look like one, or whose
+   * blind index is not among the registered ones, is refused without a query. Throws DatabaseUnavailableError.
+   */
   findForWebhook(token: string): Promise<IngressBot | null> {
+    const known = this.tokenHashes.current;
+    if (!known) return this.tokenHashes.ready().then(() => this.findForWebhook(token));
     let hash = this.webhookTokenHashes.get(token);
     if (hash === undefined) {
+      if (!TOKEN_SHAPE.test(token)) return NO_BOT;
       hash = this.tokenHash(token).toString('base64');
+      if (!known.has(hash)) return NO_BOT;
+      // Only registered tokens are remembered: made-up ones cannot push them out.
       this.webhookTokenHashes.set(token, hash);
-      // Bounded: a flood of made-up tokens only pushes the oldest out (they are then hashed again).
       evict(this.webhookTokenHashes, this.webhookTokenHashesMax);
+    } else if (!known.has(hash)) {
+      return NO_BOT;
     }
     return this.byTokenHash.get(hash);
   }
@@ -262,6 +288,8 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
     };
   }
 }
+
+const NO_BOT: Promise<null> = Promise.resolve(null);
 
 /**
  * A buffer of its own: `Buffer.from` takes small buffers from a shared 8 KB slab, which a long-lived cache entry

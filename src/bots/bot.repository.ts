@@ -3,6 +3,7 @@ import type { UserFromGetMe } from 'grammy/types';
 import { Bot as BotRow, Prisma } from '../generated/prisma/client';
 import { asDatabaseError, PrismaService } from '../infra/database/prisma.service';
 import { BotRecord } from './bot.types';
+import { FINGERPRINT_PREFIX_BYTES, TokenHashFingerprint } from './known-token-hashes';
 
 export interface NewBotRow {
   id: string;
@@ -68,6 +69,39 @@ export class BotRepository {
     });
   }
 
+  /** The token blind index (base64) of every bot, `limit` bots at a time in id order. */
+  async tokenHashPage(afterId: string | undefined, limit: number): Promise<{ id: string; tokenHash: string }[]> {
+    return this.run(async () => {
+      const rows = await this.prisma.bot.findMany({
+        select: { id: true, tokenHash: true },
+        where: afterId ? { id: { gt: afterId } } : {},
+        orderBy: { id: 'asc' },
+        take: limit,
+      });
+      return rows.map((row) => ({ id: row.id, tokenHash: Buffer.from(row.tokenHash).toString('base64') }));
+    });
+  }
+
+  /** The token blind index (base64) of one bot, or null when it is gone. */
+  async tokenHashOf(id: string): Promise<string | null> {
+    return this.run(async () => {
+      const row = await this.prisma.bot.findUnique({ select: { tokenHash: true }, where: { id } });
+      return row && Buffer.from(row.tokenHash).toString('base64');
+    });
+  }
+
+  /** Count and sum of hash prefixes of all token blind indexes (see KnownTokenHashes), in one pass of the table. */
+  async tokenHashFingerprint(): Promise<TokenHashFingerprint> {
+    return this.run(async () => {
+      const [row] = await this.prisma.$queryRaw<{ count: number; sum: string }[]>`
+        SELECT count(*)::int AS count,
+               coalesce(sum(('x' || encode(substring(token_hash FROM 1 FOR ${FINGERPRINT_PREFIX_BYTES}::int), 'hex'))
+                 ::bit(48)::bigint), 0)::text AS sum
+        FROM bots`;
+      return { count: row.count, sum: BigInt(row.sum) };
+    });
+  }
+
   async getById(id: string): Promise<BotRecord | null> {
     return this.run(async () => toRecord(await this.prisma.bot.findUnique({ where: { id } })));
   }
@@ -78,7 +112,9 @@ export class BotRepository {
 
   async getByUsername(username: string): Promise<BotRecord | null> {
     return this.run(async () =>
-      toRecord(await this.prisma.bot.findFirst({ where: { username: { equals: username, mode: 'insensitive' } } })),
+      // A stored lower-case column with a unique index: `mode: 'insensitive'` would be an ILIKE, where `_` matches
+      // any character.
+      toRecord(await this.prisma.bot.findUnique({ where: { usernameLower: username.toLowerCase() } })),
     );
   }
 
@@ -114,14 +150,16 @@ export class BotRepository {
   }
 
   /**
-   * Replaces the row's ciphertexts (and, with a new token, its profile), provided they are still written with
-   * `expectedKeyId`: a concurrent re-encryption or token change makes this a no-op (false) instead of a lost update.
+   * Replaces the row's ciphertexts (and, with a new token, its profile), provided they are still at
+   * `expectedVersion` (the `secretsVersion` the caller read): any concurrent write of them — a new token, a new
+   * secret, a re-encryption — makes this a no-op (false) instead of a lost update.
    */
-  async reseal(id: string, expectedKeyId: string, fields: SealedFields, profile?: BotProfile): Promise<boolean> {
+  async reseal(id: string, expectedVersion: number, fields: SealedFields, profile?: BotProfile): Promise<boolean> {
     return this.run(async () => {
       const { count } = await this.prisma.bot.updateMany({
-        where: { id, tokenKeyId: expectedKeyId },
+        where: { id, secretsVersion: expectedVersion },
         data: {
+          secretsVersion: { increment: 1 },
           tokenCiphertext: bytes(fields.tokenCiphertext),
           tokenKeyId: fields.tokenKeyId,
           tokenHash: bytes(fields.tokenHash),
@@ -129,7 +167,12 @@ export class BotRepository {
           previousSecretCiphertext: fields.previousSecretCiphertext ? bytes(fields.previousSecretCiphertext) : null,
           previousSecretExpiresAt: fields.previousSecretExpiresAt,
           ...(profile
-            ? { username: profile.username, firstName: profile.firstName, botInfo: toJson(profile.botInfo) }
+            ? {
+                username: profile.username,
+                usernameLower: profile.username.toLowerCase(),
+                firstName: profile.firstName,
+                botInfo: toJson(profile.botInfo),
+              }
             : {}),
         },
       });
@@ -175,6 +218,7 @@ export class BotRepository {
         await this.prisma.bot.create({
           data: {
             ...row,
+            usernameLower: row.username.toLowerCase(),
             botInfo: toJson(row.botInfo),
             tokenCiphertext: bytes(row.tokenCiphertext),
             tokenHash: bytes(row.tokenHash),
@@ -217,6 +261,7 @@ function toRecord(row: BotRow | null): BotRecord | null {
     webhookSecretCiphertext: row.webhookSecretCiphertext,
     previousSecretCiphertext: row.previousSecretCiphertext,
     previousSecretExpiresAt: row.previousSecretExpiresAt,
+    secretsVersion: row.secretsVersion,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

@@ -14,6 +14,8 @@ export interface BotRecord {
   webhookSecretCiphertext: Uint8Array;
   previousSecretCiphertext: Uint8Array | null;
   previousSecretExpiresAt: Date | null;
+  /** Bumped by every write of the ciphertexts; such writes are conditional on the version read. */
+  secretsVersion: number;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -4,10 +4,11 @@ import { BotAdminService } from './bot-admin.service';
 import { BotRegistryService } from './bot-registry.service';
 import { BotChangeBus } from './bot-change.bus';
 import { BotRepository } from './bot.repository';
+import { TokenHashIndex } from './token-hash-index';
 
 @Module({
   imports: [TelegramModule],
-  providers: [BotRepository, BotChangeBus, BotRegistryService, BotAdminService],
+  providers: [BotRepository, BotChangeBus, TokenHashIndex, BotRegistryService, BotAdminService],
   exports: [BotRegistryService, BotAdminService],
 })
 export class BotsModule {}

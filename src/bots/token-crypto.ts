@@ -1,6 +1,9 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { EncryptionKey } from '../config/config';
 
+/** `<bot id>:<secret part>` as BotFather issues them. */
+export const TOKEN_SHAPE = /^\d{5,20}:[A-Za-z0-9_-]{30,64}$/;
+
 export type SecretPurpose = 'bot-token' | 'webhook-secret';
 
 const VERSION = 1;

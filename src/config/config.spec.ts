@@ -100,4 +100,23 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...keys(), DEDUPE_TTL_SECONDS: '3600' }).queue.dedupeTtlSeconds).toBe(3600);
     expect(problemsOf({ ...keys(), DEDUPE_TTL_SECONDS: '59' }).join()).toContain('DEDUPE_TTL_SECONDS');
   });
+
+  it('refuses a clear-text TELEGRAM_API_ROOT to another host unless TELEGRAM_API_ROOT_ALLOW_HTTP=true', () => {
+    const production = { ...keys(), NODE_ENV: 'production', DATABASE_URL: 'postgresql://db/x', REDIS_URL: 'redis://r' };
+    const env = { ...production, PUBLIC_URL: 'https://gw.example.com' };
+    for (const root of ['http://bot-api.internal:8081', 'http://203.0.113.5', 'http://[2001:db8::1]:8081']) {
+      const text = problemsOf({ ...env, TELEGRAM_API_ROOT: root }).join('\n');
+      expect(text).toContain('TELEGRAM_API_ROOT_ALLOW_HTTP');
+      expect(problemsOf({ ...keys(), TELEGRAM_API_ROOT: root }).join()).toContain('TELEGRAM_API_ROOT');
+      const allowed = loadConfig({ ...env, TELEGRAM_API_ROOT: root, TELEGRAM_API_ROOT_ALLOW_HTTP: 'true' });
+      expect(allowed.telegramApiRoot).toBe(root);
+    }
+    // Loopback never leaves the machine (a local Bot API server, the tests' fake), and https is always fine.
+    for (const root of ['http://127.0.0.1:8081', 'http://localhost:8081', 'http://[::1]:8081', 'https://203.0.113.5']) {
+      expect(loadConfig({ ...env, TELEGRAM_API_ROOT: root }).telegramApiRoot).toBe(root);
+    }
+    expect(problemsOf({ ...env, TELEGRAM_API_ROOT_ALLOW_HTTP: 'yes' }).join()).toContain(
+      'TELEGRAM_API_ROOT_ALLOW_HTTP',
+    );
+  });
 });

@@ -337,11 +337,31 @@ export function loadConfig(env: Env = process.env): AppConfig {
       'SHUTDOWN_TIMEOUT_MS must be at least TELEGRAM_TIMEOUT_MS + 2000, so that no Bot API call is cut short',
     );
   }
+  const allowHttpApiRoot = r.oneOf('TELEGRAM_API_ROOT_ALLOW_HTTP', ['true', 'false'], 'false') === 'true';
+  if (!allowHttpApiRoot && isClearTextToAnotherHost(config.telegramApiRoot)) {
+    // Every Bot API call carries a bot token in its path.
+    r.problems.push(
+      'TELEGRAM_API_ROOT must be https: (or http: to a loopback address): bot tokens would cross the network in ' +
+        'clear text. Set TELEGRAM_API_ROOT_ALLOW_HTTP=true if that network is trusted',
+    );
+  }
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.redisPrefix)) {
     r.problems.push('REDIS_PREFIX must be 1-64 characters of [A-Za-z0-9_.-]');
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+function isClearTextToAnotherHost(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false; // already reported
+  }
+  if (parsed.protocol !== 'http:') return false;
+  const host = parsed.hostname.toLowerCase();
+  return !(host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host));
 }
 
 /** What `db:migrate` needs: only the database, so a migration step can run without the key material. */

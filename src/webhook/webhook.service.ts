@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { BotRegistryService, secretMatches } from '../bots/bot-registry.service';
@@ -8,12 +8,16 @@ import { EnqueueResult, UpdateProducer } from '../updates/update.producer';
 import { parseUpdate } from './update-validation';
 
 @Injectable()
-export class WebhookService {
+export class WebhookService implements OnModuleInit {
   constructor(
     private readonly registry: BotRegistryService,
     private readonly producer: UpdateProducer,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  onModuleInit() {
+    this.registry.serveWebhooks();
+  }
 
   /** Who is calling: the bot the token in the path belongs to, if the secret header is right. */
   async authenticate(token: string, secretHeader: string | undefined): Promise<IngressBot> {

@@ -157,6 +157,8 @@ describe('migrate', () => {
       ['previous_secret_expires_at', 'timestamptz', 'YES'],
       ['created_at', 'timestamptz', 'NO'],
       ['updated_at', 'timestamptz', 'NO'],
+      ['username_lower', 'text', 'NO'],
+      ['secrets_version', 'int4', 'NO'],
     ]);
     const byName = Object.fromEntries(columns.map((c) => [c.column_name, c]));
     expect(byName.created_at.datetime_precision).toBe(3);
@@ -167,8 +169,10 @@ describe('migrate', () => {
       'bots_telegram_id_key',
       'bots_token_hash_key',
       'bots_token_key_id_idx',
+      'bots_username_lower_key',
     ]);
     expect(indexes.find((i) => i.indexname === 'bots_token_hash_key')!.indexdef).toContain('UNIQUE');
+    expect(indexes.find((i) => i.indexname === 'bots_username_lower_key')!.indexdef).toContain('UNIQUE');
   });
 
   it('applies nothing on a second run', async () => {
