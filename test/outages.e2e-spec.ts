@@ -133,6 +133,8 @@ describe('outages of Redis and Postgres', () => {
     expect((await gw.deliver(bot, textUpdate({ id: 900, first_name: 'P' }, 'warm'))).status).toBe(200);
     await gw.telegram.waitFor(() => gw.telegram.callsOf('sendMessage', bot.token).length === 1);
 
+    // Registered, so its token is known, but never delivered to: not in the API's bot cache.
+    const uncached = await gw.registerBot();
     await proxy.down();
     const outageStarted = Date.now();
     const unknown = gw.telegram.addBot();
@@ -145,8 +147,12 @@ describe('outages of Redis and Postgres', () => {
         const admin = await fetch(`${gw.baseUrl}/admin/bots/${bot.record.id}`, { headers: auth });
         expect(admin.status).toBe(503);
         expect((await jsonOf(admin)).code).toBe('database_unavailable');
-        const miss = await gw.post(unknown.token, textUpdate({ id: 900, first_name: 'P' }, 'x'), { secret: 'x' });
+        // A bot the cache does not hold needs Postgres: 503, never a 404 that would look like "unknown".
+        const miss = await gw.deliver(uncached, textUpdate({ id: 900, first_name: 'P' }, 'x'));
         expect(miss.status).toBe(503);
+        // A token that is not registered at all is known to be unknown without Postgres.
+        const stranger = await gw.post(unknown.token, textUpdate({ id: 900, first_name: 'P' }, 'x'), { secret: 'x' });
+        expect(stranger.status).toBe(404);
       }
       await sleep(1_000);
     }
