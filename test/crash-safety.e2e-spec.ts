@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeTelegram } from './support/fake-telegram';
-import { Harness, RegisteredBot, testEnv, waitUntil } from './support/harness';
+import { cleanupsAfterEach, Harness, RegisteredBot, testEnv, waitUntil } from './support/harness';
 import { startProcess } from './support/processes';
 import { textUpdate } from './support/updates';
 
@@ -31,11 +31,7 @@ function repliesOf(telegram: FakeTelegram, { bot, person }: Chat): string[] {
 const range = (n: number) => Array.from({ length: n }, (_, i) => String(i + 1));
 
 describe('crash safety and graceful shutdown of workers', () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   async function setUp(env: Record<string, string>, bots: number, chatsPerBot: number) {
     const telegram = await FakeTelegram.start();

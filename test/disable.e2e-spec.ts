@@ -1,16 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeTelegram } from './support/fake-telegram';
-import { Harness, jsonOf, testEnv } from './support/harness';
+import { cleanupsAfterEach, Harness, jsonOf, testEnv } from './support/harness';
 import { alice, textUpdate } from './support/updates';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('disabling a bot', () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   it('stops its processing at once across processes; queued updates wait, then run in order once enabled', async () => {
     const telegram = await FakeTelegram.start();

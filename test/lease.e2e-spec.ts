@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeBot, FakeTelegram, TelegramCall } from './support/fake-telegram';
-import { Harness, RegisteredBot, TEST_REDIS_URL, testEnv, waitUntil } from './support/harness';
+import { cleanupsAfterEach, Harness, RegisteredBot, TEST_REDIS_URL, testEnv, waitUntil } from './support/harness';
 import { startProcess } from './support/processes';
 import { TcpProxy } from './support/tcp-proxy';
 import { textUpdate } from './support/updates';
@@ -11,11 +11,7 @@ const CHATS = 8;
 const PER_CHAT = 15;
 
 describe('a Redis outage longer than JOB_LOCK_MS', () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   it('never lets two workers run one conversation at once, and loses nothing', async () => {
     // Each worker talks to a Telegram of its own, so every Bot API call is known to come from one or the other.

@@ -1,6 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeTelegram } from './support/fake-telegram';
-import { Harness, jsonOf, RegisteredBot, TEST_DATABASE_URL, TEST_REDIS_URL, waitUntil } from './support/harness';
+import {
+  cleanupsAfterEach,
+  Harness,
+  jsonOf,
+  RegisteredBot,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  waitUntil,
+} from './support/harness';
 import { TcpProxy } from './support/tcp-proxy';
 import { alice, textUpdate } from './support/updates';
 import { PrismaService } from '../src/infra/database/prisma.service';
@@ -64,11 +72,7 @@ function repliesTo(telegram: FakeTelegram, bot: RegisteredBot, chatId: number): 
 }
 
 describe('outages of Redis and Postgres', () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   it('Redis away for 30 s: 503 + Retry-After within a second, then everything acknowledged is processed', async () => {
     const proxy = await TcpProxy.start(hostPort(TEST_REDIS_URL));

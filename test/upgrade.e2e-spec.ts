@@ -1,8 +1,8 @@
 import { Queue } from 'bullmq';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { legacyPartitionOf, partitionQueueName } from '../src/updates/update-queue';
 import { FakeTelegram } from './support/fake-telegram';
-import { Harness, RegisteredBot, testEnv } from './support/harness';
+import { cleanupsAfterEach, Harness, RegisteredBot, testEnv } from './support/harness';
 import { startProcess } from './support/processes';
 import { Person, textUpdate } from './support/updates';
 
@@ -19,11 +19,7 @@ async function queueTheOldWay(queues: Map<number, Queue>, bot: RegisteredBot, up
 }
 
 describe('upgrade from the partition layout', () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   it('processes updates still queued in the old partitions first, in order, and honours their dedupe keys', async () => {
     const telegram = await FakeTelegram.start();

@@ -1,6 +1,7 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { afterEach } from 'vitest';
 import { Redis } from 'ioredis';
 import { AppRole } from '../../src/app.module';
 import { BotRegistryService } from '../../src/bots/bot-registry.service';
@@ -164,6 +165,18 @@ export class Harness {
     this.redis.disconnect();
     if (this.ownsTelegram) await this.telegram.close();
   }
+}
+
+/**
+ * A list of clean-ups run after each test of the calling `describe`, last registered first (call it inside the
+ * `describe`).
+ */
+export function cleanupsAfterEach(): (() => Promise<unknown>)[] {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return cleanups;
 }
 
 export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition') {
