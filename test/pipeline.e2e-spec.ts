@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeadLetterRecord } from '../src/updates/dead-letters.service';
 import { FakeTelegram, TelegramCall } from './support/fake-telegram';
-import { Harness, RegisteredBot, waitUntil } from './support/harness';
+import { Harness, RegisteredBot, testEnv, waitUntil } from './support/harness';
 import {
   alice,
   bob,
@@ -238,6 +238,54 @@ describe('workers and the shared dispatcher', () => {
     } finally {
       small.telegram.alwaysFail.clear();
       await small.close();
+    }
+  });
+
+  it('serves bots in turn: a bot flooding many chats does not hold back another bot', async () => {
+    const small = await Harness.start({ role: 'all', env: { WORKER_CONCURRENCY: '2' }, telegram: gw.telegram });
+    small.telegram.delays.set('sendMessage', 50);
+    try {
+      const flood = await small.registerBot();
+      const quiet = await small.registerBot();
+      // 100 chats of one bot are waiting (2.5 s of work at 2 at a time) when the other bot's 4 updates arrive.
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) => small.deliver(flood, textUpdate({ ...alice, id: 950_000 + i }, 'f'))),
+      );
+      for (let i = 0; i < 4; i++) {
+        expect((await small.deliver(quiet, textUpdate({ ...bob, id: 960_000 + i }, 'q'))).status).toBe(200);
+      }
+      await small.telegram.waitFor(() => small.telegram.callsOf('sendMessage', quiet.token).length === 4, 10_000);
+      // Round robin: the quiet bot's updates started while most of the flood still waited.
+      const flooded = small.telegram.callsOf('sendMessage', flood.token).length;
+      expect(flooded).toBeLessThan(50);
+    } finally {
+      small.telegram.delays.delete('sendMessage');
+      await small.close();
+    }
+  });
+
+  it('sends an update interrupted twice by dying workers to the dead letters, and its chat moves on', async () => {
+    const env = testEnv(gw.telegram.apiRoot);
+    const api = await Harness.start({ role: 'api', env, telegram: gw.telegram });
+    try {
+      const bot = await api.registerBot();
+      const poison = textUpdate(alice, 'poison');
+      expect((await api.deliver(bot, poison)).status).toBe(200);
+      expect((await api.deliver(bot, textUpdate(alice, 'after'))).status).toBe(200);
+      // What two workers dying on this update leave behind (see HOUSEKEEP in mailbox-scripts.ts).
+      await api.redis.hset(`${api.config.redisPrefix}:stall`, `${bot.record.id}\nc${alice.id}`, '2');
+      const worker = await Harness.start({ role: 'worker', env, telegram: gw.telegram });
+      try {
+        await gw.telegram.waitFor(() => gw.telegram.callsOf('sendMessage', bot.token).length === 1, 10_000);
+        expect(gw.telegram.callsOf('sendMessage', bot.token)[0].params.text).toBe('after');
+        const [dead] = await api.failed(bot.record.id);
+        expect(dead.entry.update.update_id).toBe(poison.update_id);
+        expect(dead.reason).toMatch(/^Interrupted 2 times by a worker that stopped/);
+      } finally {
+        await worker.app.close();
+      }
+    } finally {
+      await api.close();
     }
   });
 
