@@ -3,13 +3,16 @@
 // cleans up afterwards).
 //
 // The API alone (no worker) is loaded for BENCH_DURATION seconds (autocannon, BENCH_CONNECTIONS connections, a fresh
-// update per request over the bench bots and BENCH_CHATS chats), so the partition queues fill up; then the API is
-// stopped, one worker process is started against the fake Telegram (bench/fake-telegram.mjs), and from the moment
-// it reports ready until the fake Telegram has a reply for every accepted update, the bench measures the replies per
-// second and the CPU of the worker and of Redis per update. Nothing else runs meanwhile, so this is the steadiest
-// figure for comparing versions of the worker (the end-to-end bench shares the two cores among five processes).
-// Checks: every request 2xx, one reply per accepted update, no failed update. BENCH_WORKER_NODE_ARGS adds node
-// flags to the worker (e.g. "--cpu-prof --cpu-prof-dir=bench/results/prof").
+// update per request over the bench bots and BENCH_CHATS chats), so the conversation mailboxes fill up (one per bot
+// and chat, see src/updates/mailbox-scripts.ts); then the API is stopped, one worker process (default settings:
+// WORKER_CONCURRENCY conversations at once; WORKER_PORT set so that its /health and /metrics answer) is started
+// against the fake Telegram (bench/fake-telegram.mjs), and from the moment it reports ready until the fake Telegram
+// has a reply for every accepted update, the bench measures the replies per second and the CPU of the worker and of
+// Redis per update. Nothing else runs meanwhile, so this is the steadiest figure for comparing versions of the
+// worker (the end-to-end bench shares the two cores among five processes). Checks: every request 2xx, one reply per
+// accepted update, no failed update, and once drained nothing pending and no mailbox or ready list left (keys by
+// kind: bench/lib.mjs keyKind). BENCH_WORKER_NODE_ARGS adds node flags to the worker (e.g.
+// "--cpu-prof --cpu-prof-dir=bench/results/prof").
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
@@ -25,6 +28,7 @@ import {
   getJson,
   getText,
   here,
+  keysByKind,
   load,
   loadBots,
   nodeArgs,
@@ -44,6 +48,7 @@ import {
   updateRequests,
   waitForHttp,
   waitForIdle,
+  waitForNoPending,
 } from './lib.mjs';
 
 const env = process.env;
@@ -72,7 +77,7 @@ async function main() {
 
     const api = startNode('drain-api', [join(dist, 'main-api.js')], processEnv);
     await waitForHttp(`${apiUrl}/health/ready`, api.entry);
-    process.stdout.write(`${TAG}: filling the queues through the API for ${opts.duration} s... `);
+    process.stdout.write(`${TAG}: filling the mailboxes through the API for ${opts.duration} s... `);
     const fill = await load(apiUrl, opts.duration, {
       connections: opts.connections,
       setupRequest: updateRequests(bots, opts.chats),
@@ -112,6 +117,10 @@ async function main() {
     const cpuUs = (cores) => (cores === null ? null : round(((cores * wallSeconds) / drained) * 1e6));
     process.stdout.write(`${fmt(perSecond)} updates/s\n`);
     const memory = procStats(pids.worker);
+    // A reply is counted a moment before its update leaves the mailbox: wait for the pending counter first.
+    const prefix = env.REDIS_PREFIX ?? 'tgw';
+    const pending = await waitForNoPending(redis, prefix);
+    const keysLeft = await keysByKind(redis, prefix);
     await stopChild(worker.entry);
 
     const result = {
@@ -127,6 +136,8 @@ async function main() {
       cpuCores,
       cpuMicrosecondsPerUpdate: { worker: cpuUs(cpuCores.worker), redis: cpuUs(cpuCores.redis) },
       workerRssBytes: memory?.rssBytes ?? null,
+      pendingAfterDrain: pending,
+      keysAfterDrain: keysLeft,
       checks: [
         {
           name: 'every request answered 2xx',
@@ -139,6 +150,11 @@ async function main() {
           detail: `${fmt(replies)} replies / ${fmt(accepted)} accepted`,
         },
         { name: 'no failed update', ok: failed === 0, detail: `${failed} failed attempts` },
+        {
+          name: 'nothing left to do once drained (no update pending, no mailbox or ready list)',
+          ok: pending === 0 && !keysLeft.mailbox && !keysLeft.ready,
+          detail: `pending ${pending}; keys by kind ${JSON.stringify(keysLeft)}`,
+        },
       ],
     };
     mkdirSync(resultsDir, { recursive: true });

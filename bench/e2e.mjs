@@ -19,7 +19,10 @@
 //     reply), after waiting (BENCH_DRAIN_TIMEOUT seconds at most) for the replies to catch up with the accepted
 //     updates. This is the number compared: for a queue it is the honest one.
 // Checks (exit code 1 if one fails): every request answered 2xx, no socket errors or timeouts, exactly one reply per
-// accepted update (none lost, none duplicated), and for the gateway no duplicate/rejected outcome or failed update.
+// accepted update (none lost, none duplicated), and for the gateway no duplicate/rejected outcome or failed update
+// and, once the replies caught up, nothing pending and no conversation mailbox or ready list left (the keys under
+// the run's prefix by kind are recorded: bench/lib.mjs keyKind). The gateway's workers get a WORKER_PORT each
+// (bench/lib.mjs startGateway), so that their /health and /metrics answer.
 // Before each target it waits (BENCH_WAIT_IDLE seconds at most) for the machine to be quiet.
 //
 // Environment (set by run.sh): BENCH_BOTS_FILE, BENCH_DIST, BENCH_RUN_DIR, BENCH_RESULTS_DIR, the gateway's own
@@ -35,6 +38,7 @@ import {
   deliveryChecks,
   fmt,
   getText,
+  keysByKind,
   load as loadAt,
   loadBots,
   measureEndToEnd,
@@ -56,6 +60,7 @@ import {
   updateRequests,
   stopChildrenOnSignals,
   runInfo,
+  waitForNoPending,
 } from './lib.mjs';
 
 const env = process.env;
@@ -112,7 +117,7 @@ async function runServer({ label, script, logName, telegram, redisPidOf }) {
 }
 
 /** tg-gateway: the API and `workers` worker processes, fresh for this measurement. */
-async function runGateway({ workers, telegram, redisPidOf }) {
+async function runGateway({ workers, telegram, redis, redisPidOf }) {
   const label = `tg-gateway, API + ${workers} worker${workers === 1 ? '' : 's'}`;
   const gateway = await startGateway({ logName: `gateway-w${workers}`, workers, telegram });
   try {
@@ -121,6 +126,10 @@ async function runGateway({ workers, telegram, redisPidOf }) {
     const accepted = async () =>
       metricSum(await getText(`${apiUrl}/metrics`), 'tg_gateway_webhook_requests_total', { outcome: 'accepted' });
     const result = await measure(label, { url: apiUrl, pids, accepted, exited: gateway.exited }, telegram.url);
+    // A reply is counted a moment before its update leaves the mailbox.
+    const prefix = env.REDIS_PREFIX ?? 'tgw';
+    const pendingAfterDrain = await waitForNoPending(redis, prefix);
+    const keysAfterDrain = await keysByKind(redis, prefix);
 
     const apiMetrics = await getText(`${apiUrl}/metrics`);
     const workerStats = {};
@@ -141,6 +150,8 @@ async function runGateway({ workers, telegram, redisPidOf }) {
       gateway: {
         outcomes: metricLabels(apiMetrics, 'tg_gateway_webhook_requests_total', 'outcome'),
         queueAfterDrain: metricLabels(apiMetrics, 'tg_gateway_queue_jobs', 'state'),
+        pendingAfterDrain,
+        keysAfterDrain,
         apiMemory: procStats(pids.api),
         workers: workerStats,
         logWarnings: gateway.logWarnings(),
@@ -166,6 +177,12 @@ function checksOf(r) {
       0,
     );
     check('no failed update', failed === 0, `${failed} failed attempts`);
+    const keys = r.gateway.keysAfterDrain;
+    check(
+      'nothing left to do once drained (no update pending, no mailbox or ready list)',
+      r.gateway.pendingAfterDrain === 0 && !keys.mailbox && !keys.ready,
+      `pending ${r.gateway.pendingAfterDrain}; keys by kind ${JSON.stringify(keys)}`,
+    );
   }
   return out;
 }
@@ -194,7 +211,7 @@ async function main() {
     for (const server of opts.comparators ? comparators : []) {
       results.push(await runServer({ ...server, telegram, redisPidOf }));
     }
-    for (const workers of opts.workers) results.push(await runGateway({ workers, telegram, redisPidOf }));
+    for (const workers of opts.workers) results.push(await runGateway({ workers, telegram, redis, redisPidOf }));
     redisUsed = { before: redisBefore, after: await redisMemory(redis) };
   } finally {
     await stopChild(telegram.entry);

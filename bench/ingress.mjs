@@ -5,13 +5,15 @@
 // BENCH_WARMUP seconds warm-up) and the same requests (a fresh Telegram update per request, rotating over the
 // bench bots), one target after the other:
 //   (a) bare:     a bare Fastify `POST /webhook/:token` route answering 200 (bench/bare-server.mjs, own process);
-//   (b) API only: tg-gateway's `POST /webhook/:token`, the API process alone (nothing consumes the queue; its keys
-//                 are deleted afterwards). Skipped with BENCH_API_ONLY=0;
-//   (c) gateway:  the same with one worker process consuming the queue and replying through
-//                 bench/fake-telegram.mjs (own process).
+//   (b) API only: tg-gateway's `POST /webhook/:token`, the API process alone (nothing consumes the conversation
+//                 mailboxes; every key of the run's prefix is deleted afterwards). Skipped with BENCH_API_ONLY=0;
+//   (c) gateway:  the same with one worker process (default settings, WORKER_PORT set so that its /health and
+//                 /metrics answer) running the conversations and replying through bench/fake-telegram.mjs (own
+//                 process).
 // For (b) and (c) it checks that every 2xx was accepted exactly once (the API's Prometheus counters); for (c) it
-// waits (bounded) for the worker to drain the queue and compares the replies the fake Telegram received with the
-// accepted updates. Before each target it waits (BENCH_WAIT_IDLE seconds at most) for the machine to be quiet.
+// waits (bounded) for the worker to empty the mailboxes, compares the replies the fake Telegram received with the
+// accepted updates, and checks that nothing is left pending (the keys under the prefix by kind are recorded:
+// bench/lib.mjs keyKind). Before each target it waits (BENCH_WAIT_IDLE seconds at most) for the machine to be quiet.
 //
 // Environment (set by run.sh): BENCH_BOTS_FILE, BENCH_DIST, BENCH_RUN_DIR, BENCH_RESULTS_DIR, the gateway's own
 // variables (DATABASE_URL, REDIS_URL, REDIS_PREFIX, TOKEN_ENCRYPTION_KEYS, TOKEN_HASH_KEY, ADMIN_API_KEYS...),
@@ -36,6 +38,7 @@ import {
   getJson,
   getText,
   here,
+  keysByKind,
   load as loadAt,
   loadBots,
   nodeArgs,
@@ -59,6 +62,7 @@ import {
   updateRequests,
   waitForHttp,
   waitForIdle,
+  waitForNoPending,
   runInfo,
 } from './lib.mjs';
 
@@ -123,9 +127,10 @@ async function runBare() {
 }
 
 /**
- * Measures tg-gateway's webhook: the API in its own process, and with `withWorker` one worker process consuming
- * the queue and replying through the fake Telegram (then waits, bounded, for it to drain the queue). Without the
- * worker, the queue only grows: its keys are deleted afterwards, so that the next phase starts from an empty queue.
+ * Measures tg-gateway's webhook: the API in its own process, and with `withWorker` one worker process running the
+ * conversations and replying through the fake Telegram (then waits, bounded, for it to empty the mailboxes).
+ * Without the worker, the mailboxes only grow: the prefix's keys are deleted afterwards, so that the next phase
+ * starts from nothing.
  */
 async function runGateway({ label, withWorker, logName }) {
   const redis = new Redis(env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 2 });
@@ -226,7 +231,9 @@ async function runGateway({ label, withWorker, logName }) {
       // Drain: wait (bounded) until the worker has replied to every accepted update.
       const acceptedTotal = outcomes.accepted ?? 0;
       const repliesAtLoadEnd = (await getJson(`${telegramUrl}/stats`)).methods.sendMessage ?? 0;
-      process.stdout.write(`ingress: draining the queue (${acceptedTotal} accepted, up to ${opts.drainTimeout} s)... `);
+      process.stdout.write(
+        `ingress: draining the mailboxes (${acceptedTotal} accepted, up to ${opts.drainTimeout} s)... `,
+      );
       let replies = repliesAtLoadEnd;
       const drainDeadline = Date.now() + opts.drainTimeout * 1000;
       while (replies < acceptedTotal && Date.now() < drainDeadline && !worker.entry.exited) {
@@ -251,11 +258,14 @@ async function runGateway({ label, withWorker, logName }) {
         workerProcessed: metricSum(workerMetrics, 'tg_gateway_updates_processed_total'),
         workerFailed: metricLabels(workerMetrics, 'tg_gateway_updates_failed_total', 'kind'),
       };
+      // A reply is counted a moment before its update leaves the mailbox.
+      out.drain.pendingAfterDrain = await waitForNoPending(redis, prefix);
       out.memory.afterDrain = {
         api: procStats(pids.api),
         worker: procStats(pids.worker),
         redisUsedBytes: await redisMemory(redis),
         redisKeysOfPrefix: await countKeys(redis, prefix),
+        redisKeysByKind: await keysByKind(redis, prefix),
       };
     }
     out.logWarnings = {};
@@ -322,6 +332,12 @@ async function main() {
     drain.replies === drain.acceptedAtEnd,
     `${drain.replies} replies / ${drain.acceptedAtEnd} accepted` +
       (drain.drained ? ` (drained ${drain.secondsAfterLoad} s after the load)` : ' (drain timed out)'),
+  );
+  const keysLeft = gateway.memory.afterDrain.redisKeysByKind;
+  check(
+    'gateway + worker: nothing left to do once drained (no update pending, no mailbox or ready list)',
+    drain.pendingAfterDrain === 0 && !keysLeft.mailbox && !keysLeft.ready,
+    `pending ${drain.pendingAfterDrain}; keys by kind ${JSON.stringify(keysLeft)}`,
   );
 
   const ratio = round(gateway.requestsAverage / bare.requestsAverage, 3);
@@ -394,7 +410,7 @@ async function main() {
   }
   const m = gateway.memory;
   console.log(
-    `\ngateway + worker: queue at load end ${JSON.stringify(gateway.queueAtLoadEnd)}, ` +
+    `\ngateway + worker: updates by state at load end ${JSON.stringify(gateway.queueAtLoadEnd)}, ` +
       `replies by then ${fmt(drain.repliesAtLoadEnd)}, mean enqueue ${gateway.accepted.meanEnqueueMs} ms` +
       (apiOnly ? ` (API only: ${apiOnly.accepted.meanEnqueueMs} ms)` : ''),
   );

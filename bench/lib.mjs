@@ -332,7 +332,7 @@ export function runInfo() {
     gatewaySettings: Object.fromEntries(
       Object.entries(env).filter(
         ([key]) =>
-          /^(QUEUE_|WORKER_|JOB_|COMPLETED_|FAILED_|ENQUEUE_|BOT_CACHE|BOT_NEGATIVE|DEDUPE_|SESSION_|LOG_LEVEL|NODE_ENV)/.test(
+          /^(QUEUE_|WORKER_|JOB_|FAILED_|ENQUEUE_|BOT_CACHE|BOT_NEGATIVE|BOT_MAX_|CONVERSATION_|TELEGRAM_TIMEOUT|SHUTDOWN_|DEDUPE_|SESSION_|LOG_LEVEL|NODE_ENV)/.test(
             key,
           ) && key !== 'WORKER_PORT',
       ),
@@ -855,6 +855,80 @@ export async function deleteKeys(redis, prefix) {
     cursor = next;
     if (keys.length > 0) await redis.unlink(...keys);
   } while (cursor !== '0');
+}
+
+/**
+ * The kind of a key of the update pipeline under `prefix` (the layout is described at the top of
+ * src/updates/mailbox-scripts.ts): 'mailbox' (`mb:<bot>:<ck>`, deleted when empty), 'dedupe key'
+ * (`dd:<bot>:<update_id>`, expires after DEDUPE_TTL_SECONDS), 'dead letter' (`dl:<id>` and its indexes `dls`,
+ * `dlb:<bot>`, removed after FAILED_JOB_RETENTION_SECONDS), 'ready' (`rdy:<bot>`, `rot`: conversations waiting
+ * for a worker, deleted when empty), 'retry/flood wait' (`delayed`, `paused`, `pause:<bot>`), 'worker state'
+ * (`wk`, `wk:<worker>`, `wl:<worker>`, `lease`, `stall`: present while workers run), 'counter' (`pending`,
+ * `epoch`, `sig`: a few small keys that stay), 'session' (`session:*`, the dispatcher's), else 'other'.
+ */
+export function keyKind(prefix, key) {
+  const rest = key.startsWith(`${prefix}:`) ? key.slice(prefix.length + 1) : key;
+  const [head] = rest.split(':', 1);
+  switch (head) {
+    case 'mb':
+      return 'mailbox';
+    case 'dd':
+      return 'dedupe key';
+    case 'dl':
+    case 'dls':
+    case 'dlb':
+      return 'dead letter';
+    case 'rdy':
+    case 'rot':
+      return 'ready';
+    case 'delayed':
+    case 'paused':
+    case 'pause':
+      return 'retry/flood wait';
+    case 'wk':
+    case 'wl':
+    case 'lease':
+    case 'stall':
+      return 'worker state';
+    case 'pending':
+    case 'epoch':
+    case 'sig':
+      return 'counter';
+    case 'session':
+      return 'session';
+    default:
+      return 'other';
+  }
+}
+
+/** The keys under `prefix` by kind (keyKind): { <kind>: count }. */
+export async function keysByKind(redis, prefix) {
+  const out = {};
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      const kind = keyKind(prefix, key);
+      out[kind] = (out[kind] ?? 0) + 1;
+    }
+  } while (cursor !== '0');
+  return out;
+}
+
+/**
+ * Waits (up to `timeoutMs`) until the pipeline's `pending` counter (updates accepted and not yet done) is 0: the
+ * fake Telegram may count a reply a moment before the worker removed the update from its mailbox. Returns the last
+ * value read.
+ */
+export async function waitForNoPending(redis, prefix, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  let pending = Number((await redis.get(`${prefix}:pending`)) ?? 0);
+  while (pending > 0 && Date.now() < deadline) {
+    await sleep(100);
+    pending = Number((await redis.get(`${prefix}:pending`)) ?? 0);
+  }
+  return pending;
 }
 
 export async function countKeys(redis, prefix) {

@@ -8,7 +8,7 @@
 // scenario's latency). Every update is a private text message `bench <update id> <send time>`; the gateway's echo
 // feature (and the inline bots') send the same text back with sendMessage, from which the fake Telegram derives the
 // end-to-end latency of each update and any reply sent twice. The gateway's own settings (WORKER_CONCURRENCY,
-// QUEUE_PARTITIONS, ...) pass through from the environment to its processes.
+// WORKER_CONCURRENCY, ...) pass through from the environment to its processes.
 //
 // Scenarios (BENCH_SCENARIOS, a comma list; default all, in this order):
 //   busy       1 bot, 40 connections, Bot API latency 50 ms: grammY inline, Telegraf inline, tg-gateway with 1 worker

@@ -22,7 +22,8 @@
 #     name yourself is never dropped, only the bench bots are deleted from it)
 #   BENCH_REDIS_URL (default redis://127.0.0.1:6379)   BENCH_KEEP_DB=1 keeps the run's database
 #   BENCH_SKIP_BUILD=1 uses dist/ as it is
-# The gateway's own settings (QUEUE_PARTITIONS, JOB_LOCK_MS, ...) pass through to the API and the worker.
+# The gateway's own settings (WORKER_CONCURRENCY, JOB_LOCK_MS, DEDUPE_TTL_SECONDS, ...) pass through to the API and
+# the worker.
 # Only loopback addresses are used: everything runs on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -116,7 +117,9 @@ if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
 fi
 [[ -f dist/main-api.js && -f dist/main-worker.js && -f dist/migrate.js ]] ||
   die "dist/ is incomplete; run npm run build"
-cp -R dist "$RUN_DIR/dist"
+# dist is a symbolic link to the newest build in .build/ (scripts/build.js): copy the files it points at (-L), not
+# the link, which a later build would move on.
+cp -RL dist "$RUN_DIR/dist"
 export BENCH_DIST="$RUN_DIR/dist"
 # Which code was measured: the commit (if any) and a digest of src/ and prisma/ as they were when dist/ was copied.
 BENCH_SOURCE="$(git rev-parse --verify -q --short HEAD 2>/dev/null || echo 'no commit')"

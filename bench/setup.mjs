@@ -151,10 +151,10 @@ async function registerBulk(count, outFile) {
           batch.push({ id, telegramId, token, secret });
         }
         await client.query(
-          `INSERT INTO bots (id, telegram_id, username, first_name, name, bot_info, token_ciphertext, token_key_id,
-             token_hash, webhook_secret_ciphertext, updated_at)
-           SELECT id, telegram_id, username, first_name, name, bot_info, token_ciphertext, token_key_id,
-             token_hash, webhook_secret_ciphertext, now()
+          `INSERT INTO bots (id, telegram_id, username, username_lower, first_name, name, bot_info, token_ciphertext,
+             token_key_id, token_hash, webhook_secret_ciphertext, updated_at)
+           SELECT id, telegram_id, username, lower(username), first_name, name, bot_info, token_ciphertext,
+             token_key_id, token_hash, webhook_secret_ciphertext, now()
            FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::bytea[],
              $8::text[], $9::bytea[], $10::bytea[])
              AS t(id, telegram_id, username, first_name, name, bot_info, token_ciphertext, token_key_id,
