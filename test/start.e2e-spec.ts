@@ -185,11 +185,11 @@ describe('npm run build', { timeout: 120_000 }, () => {
 
 describe('several workers on one host', { timeout: 120_000 }, () => {
   it('start with `npm run start:worker` and no settings, side by side', async () => {
-    const env = { ...testEnv('http://127.0.0.1:9'), QUEUE_PARTITIONS: '2', LOG_LEVEL: 'info' };
+    const env = { ...testEnv('http://127.0.0.1:9'), LOG_LEVEL: 'info' };
     const workers = [0, 1].map(() => launch('npm', ['run', 'start:worker'], ROOT, env));
     for (const worker of workers) {
       const deadline = Date.now() + 60_000;
-      while (!worker.output().includes('Consuming 2 partition queues')) {
+      while (!worker.output().includes('Running up to')) {
         if (worker.child.exitCode !== null) throw new Error(`a worker exited:\n${worker.output()}`);
         if (Date.now() > deadline) throw new Error(`a worker did not start:\n${worker.output()}`);
         await new Promise((wake) => setTimeout(wake, 100));
@@ -210,7 +210,7 @@ describe('several workers on one host', { timeout: 120_000 }, () => {
         probe.close(() => found(free));
       });
     });
-    const env = { ...testEnv('http://127.0.0.1:9'), QUEUE_PARTITIONS: '2', WORKER_PORT: String(port) };
+    const env = { ...testEnv('http://127.0.0.1:9'), WORKER_PORT: String(port) };
     const worker = launch('npm', ['run', 'start:worker'], ROOT, env);
     const deadline = Date.now() + 60_000;
     let live: Response | undefined;
