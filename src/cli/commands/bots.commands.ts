@@ -134,7 +134,8 @@ export class BotsEnableCommand extends CliCommand {
   name: 'disable',
   arguments: '<botId>',
   argsDescription: { botId: BOT_ID_HELP },
-  description: 'Disable a bot: its webhook answers 404 (Telegram keeps retrying) and its queued updates wait until it is enabled',
+  description:
+    'Disable a bot: its webhook answers 404 (Telegram keeps retrying) and its queued updates wait until it is enabled',
 })
 export class BotsDisableCommand extends CliCommand {
   constructor(private readonly admin: BotAdminService) {
