@@ -38,7 +38,7 @@ export async function createApp({ role, config, logger }: CreateAppOptions): Pro
     });
     done();
   });
-  if (role !== 'worker') setupOpenApi(app);
+  if (role !== 'worker' && config.apiDocs) setupOpenApi(app);
   return app;
 }
 

@@ -55,6 +55,22 @@ function digest(value: string): Buffer {
 }
 
 /**
+ * Whether `authorization` is `Bearer <one of keys>`, compared as AdminAuthGuard does (digests in constant time,
+ * every key compared).
+ */
+export function bearerMatcher(keys: string[]): (authorization: string | undefined) => boolean {
+  const digests = keys.map(digest);
+  return (authorization) => {
+    const presented = bearerToken(authorization);
+    if (presented === undefined) return false;
+    const candidate = digest(presented);
+    let matched = false;
+    for (const key of digests) matched = timingSafeEqual(key, candidate) || matched;
+    return matched;
+  };
+}
+
+/**
  * Registers the `onRequest` check, once: a provider of its own, because Nest builds a second AdminAuthGuard for
  * `@UseGuards` and would otherwise register the hook twice.
  */

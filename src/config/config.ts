@@ -73,6 +73,14 @@ export interface AppConfig {
   };
   /** Longest Bot API call from a handler. */
   telegramTimeoutMs: number;
+  metrics: {
+    /** Bearer keys that may scrape /metrics (ADMIN_API_KEYS may too). */
+    apiKeys: string[];
+    /** /metrics without a key (default in development and tests only). */
+    public: boolean;
+  };
+  /** Serve the admin API's OpenAPI document and Swagger UI under /docs. */
+  apiDocs: boolean;
   sessionTtlSeconds: number;
   shutdownTimeoutMs: number;
   /** Set when development keys were generated or loaded from the local keys file. */
@@ -322,6 +330,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
       batch: r.int('CONVERSATION_BATCH', 10, 1, 1000),
     },
     telegramTimeoutMs: r.int('TELEGRAM_TIMEOUT_MS', 10_000, 100, 300_000),
+    metrics: {
+      apiKeys: r
+        .list('METRICS_API_KEYS')
+        .map((k) => k.trim())
+        .filter(Boolean),
+      public: r.oneOf('METRICS_PUBLIC', ['true', 'false'], production ? 'false' : 'true') === 'true',
+    },
+    apiDocs: r.oneOf('API_DOCS', ['true', 'false'], production ? 'false' : 'true') === 'true',
     sessionTtlSeconds: r.int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 1),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 15_000, 100),
     devKeysFile,
@@ -336,6 +352,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     r.problems.push(
       'SHUTDOWN_TIMEOUT_MS must be at least TELEGRAM_TIMEOUT_MS + 2000, so that no Bot API call is cut short',
     );
+  }
+  if (config.metrics.apiKeys.some((k) => k.length < 16)) {
+    r.problems.push('METRICS_API_KEYS: every key must be at least 16 characters');
   }
   const allowHttpApiRoot = r.oneOf('TELEGRAM_API_ROOT_ALLOW_HTTP', ['true', 'false'], 'false') === 'true';
   if (!allowHttpApiRoot && isClearTextToAnotherHost(config.telegramApiRoot)) {

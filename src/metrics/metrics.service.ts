@@ -19,6 +19,9 @@ export type FailureKind = 'permanent' | 'transient' | 'rate_limited' | 'unavaila
  * Prometheus metrics of one process. A registry per instance (not prom-client's global one), so several
  * applications can live in one process (tests). Labels never carry a token; bot ids are the registry's UUIDs.
  */
+/** How long gauges read from Redis are reused between scrapes. */
+const SCRAPE_CACHE_MS = 5_000;
+
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
@@ -85,10 +88,23 @@ export class MetricsService {
     this.scrapers.push(collect);
   }
 
+  /**
+   * The gauges read from Redis are refreshed at most every SCRAPE_CACHE_MS, whatever the number of scrapers (several
+   * Prometheus servers, or a flood of requests), and by one refresh at a time.
+   */
   async render(): Promise<string> {
-    await Promise.allSettled(this.scrapers.map((collect) => collect()));
+    if (Date.now() - this.collectedAt >= SCRAPE_CACHE_MS) {
+      this.collecting ??= Promise.allSettled(this.scrapers.map((collect) => collect())).then(() => {
+        this.collectedAt = Date.now();
+        this.collecting = undefined;
+      });
+      await this.collecting;
+    }
     return this.registry.metrics();
   }
+
+  private collectedAt = 0;
+  private collecting?: Promise<void>;
 
   get contentType(): string {
     return this.registry.contentType;
