@@ -39,7 +39,7 @@ describe('operations endpoints on the public listener', () => {
   });
 
   it('reads the gauges from Redis at most once per 5 s, however often it is scraped', async () => {
-    const gw = await Harness.start({ role: 'api' });
+    const gw = await Harness.start({ role: 'api', env: { METRICS_CACHE_MS: '5000' } });
     cleanups.push(() => gw.close());
     const monitor = gw.redis.duplicate();
     cleanups.push(() => Promise.resolve(monitor.disconnect()));

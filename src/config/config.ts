@@ -78,6 +78,8 @@ export interface AppConfig {
     apiKeys: string[];
     /** /metrics without a key (default in development and tests only). */
     public: boolean;
+    /** How long gauges read from Redis are reused between scrapes. */
+    cacheMs: number;
   };
   /** Serve the admin API's OpenAPI document and Swagger UI under /docs. */
   apiDocs: boolean;
@@ -336,6 +338,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
         .map((k) => k.trim())
         .filter(Boolean),
       public: r.oneOf('METRICS_PUBLIC', ['true', 'false'], production ? 'false' : 'true') === 'true',
+      cacheMs: r.int('METRICS_CACHE_MS', 5_000, 0, 300_000),
     },
     apiDocs: r.oneOf('API_DOCS', ['true', 'false'], production ? 'false' : 'true') === 'true',
     sessionTtlSeconds: r.int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 1),

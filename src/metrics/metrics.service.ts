@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AppConfig } from '../config/config';
+import { APP_CONFIG } from '../config/config.module';
 
 export type WebhookOutcome =
   | 'accepted'
@@ -19,9 +21,6 @@ export type FailureKind = 'permanent' | 'transient' | 'rate_limited' | 'unavaila
  * Prometheus metrics of one process. A registry per instance (not prom-client's global one), so several
  * applications can live in one process (tests). Labels never carry a token; bot ids are the registry's UUIDs.
  */
-/** How long gauges read from Redis are reused between scrapes. */
-const SCRAPE_CACHE_MS = 5_000;
-
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
@@ -79,7 +78,7 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor() {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     collectDefaultMetrics({ register: this.registry, prefix: 'tg_gateway_' });
   }
 
@@ -89,11 +88,11 @@ export class MetricsService {
   }
 
   /**
-   * The gauges read from Redis are refreshed at most every SCRAPE_CACHE_MS, whatever the number of scrapers (several
+   * The gauges read from Redis are refreshed at most every METRICS_CACHE_MS, whatever the number of scrapers (several
    * Prometheus servers, or a flood of requests), and by one refresh at a time.
    */
   async render(): Promise<string> {
-    if (Date.now() - this.collectedAt >= SCRAPE_CACHE_MS) {
+    if (Date.now() - this.collectedAt >= this.config.metrics.cacheMs) {
       this.collecting ??= Promise.allSettled(this.scrapers.map((collect) => collect())).then(() => {
         this.collectedAt = Date.now();
         this.collecting = undefined;

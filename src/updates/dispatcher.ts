@@ -1,5 +1,5 @@
 import { RedisAdapter } from '@grammyjs/storage-redis';
-import { Composer, Context, session } from 'grammy';
+import { Composer, Context, session, StorageAdapter } from 'grammy';
 import type { Redis } from 'ioredis';
 import { GatewayContext, SessionData } from '../handlers/context';
 import { features } from '../handlers/features';
@@ -19,6 +19,38 @@ export function sessionKey(ctx: Context): string | undefined {
   return undefined;
 }
 
+/**
+ * grammY's (non-lazy) session middleware reads the session before the handlers and writes it back after them; a
+ * session that was empty and stayed empty is deleted again — a `DEL` per update for every conversation without
+ * state (most of them). This skips that delete. A conversation runs one update at a time, so a key read as absent
+ * is still absent when its update ends.
+ */
+export class SkipEmptyDeletes<T> implements StorageAdapter<T> {
+  private readonly absent = new Set<string>();
+
+  constructor(private readonly inner: StorageAdapter<T>) {}
+
+  async read(key: string): Promise<T | undefined> {
+    const value = await this.inner.read(key);
+    if (value === undefined) {
+      // Bounded: an update whose handler threw never reaches the delete that would remove its key.
+      if (this.absent.size >= 100_000) this.absent.clear();
+      this.absent.add(key);
+    } else this.absent.delete(key);
+    return value;
+  }
+
+  write(key: string, value: T): Promise<void> | void {
+    this.absent.delete(key);
+    return this.inner.write(key, value);
+  }
+
+  delete(key: string): Promise<void> | void {
+    if (this.absent.delete(key)) return;
+    return this.inner.delete(key);
+  }
+}
+
 export interface DispatcherOptions {
   redis: Redis;
   redisPrefix: string;
@@ -30,7 +62,9 @@ export function createDispatcher(options: DispatcherOptions): Composer<GatewayCo
   const dispatcher = new Composer<GatewayContext>();
   dispatcher.use(
     session<SessionData | undefined, GatewayContext>({
-      storage: new RedisAdapter<SessionData | undefined>({ instance: options.redis, ttl: options.sessionTtlSeconds }),
+      storage: new SkipEmptyDeletes<SessionData | undefined>(
+        new RedisAdapter<SessionData | undefined>({ instance: options.redis, ttl: options.sessionTtlSeconds }),
+      ),
       prefix: `${options.redisPrefix}:session:`,
       getSessionKey: sessionKey,
     }),

@@ -114,7 +114,7 @@ return out
 
 /**
  * The head update of a leased conversation is done (processed, or dead-lettered when ARGV[7] is a dead letter id).
- * ARGV: prefix, conv, lease, worker, head entry, more (entries to return if the worker may go on, 0 to hand the
+ * ARGV: prefix, conv, lease, worker, the head entry's start (`headKey`: enough to tell it from any other), more (entries to return if the worker may go on, 0 to hand the
  * conversation back), dead letter id, dead letter JSON, dead letter bot, failedAt.
  * Returns {-1} when the lease was lost (another worker owns the conversation now: nothing changed), {0} when the
  * mailbox is empty (released), {1, entries…} to go on with, {2} when handed back: to the end of the ready list, or
@@ -125,7 +125,8 @@ local conv, lease, worker, head, more = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonu
 if not owns(conv, lease) then return {-1} end
 local bot, ck = split(conv)
 local mb = P .. 'mb:' .. bot .. ':' .. ck
-if redis.call('LINDEX', mb, 0) == head then
+local first = redis.call('LINDEX', mb, 0)
+if first and string.sub(first, 1, #head) == head then
   redis.call('LPOP', mb)
   redis.call('HDEL', P .. 'stall', conv)
   if redis.call('DECR', P .. 'pending') < 0 then redis.call('SET', P .. 'pending', 0) end

@@ -13,6 +13,15 @@ export interface MailboxEntry {
   update: Update;
 }
 
+/**
+ * The start of an entry's JSON up to its update (`{"id":…,"at":…,` and its attempts): unique per entry, and sent to
+ * Redis instead of the whole entry when a worker names the entry it is done with.
+ */
+export function headKey(raw: string): string {
+  const end = raw.indexOf('"update":');
+  return end > 0 ? raw.slice(0, end) : raw;
+}
+
 /** The update kind: the one field of an update besides update_id (e.g. "message", "callback_query"). */
 export function updateKind(update: object): string {
   for (const key of Object.keys(update)) if (key !== 'update_id') return key;

@@ -17,7 +17,7 @@ import { LegacyQueueMigration } from './legacy-migration';
 import { FloodWaitError, LeaseLostError, leaseGuards } from './lease-guard';
 import { ACK, CLAIM, DEFER, HEARTBEAT, HOUSEKEEP, RELEASE_ORPHANS, UNREGISTER } from './mailbox-scripts';
 import { classifyFailure, Failure } from './telegram-errors';
-import { MailboxEntry, updateKind } from './update-queue';
+import { headKey, MailboxEntry, updateKind } from './update-queue';
 
 /** An update interrupted this often by workers that died (it may be what kills them) goes to the dead letters. */
 const MAX_STALLS = 2;
@@ -461,7 +461,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     held.head = null;
     const more = this.closing ? -1 : --held.budget > 0 ? 1 : 0;
     const reply = await this.retrying(held, () =>
-      this.redis.tgwAck(this.prefix, held.conv, held.lease, this.workerId, raw, more, ...deadArgs),
+      this.redis.tgwAck(this.prefix, held.conv, held.lease, this.workerId, headKey(raw), more, ...deadArgs),
     );
     if (!reply || reply[0] !== 1) return 'stop';
     held.head = String(reply[1]);

@@ -33,6 +33,7 @@ export function testEnv(apiRoot: string, overrides: Record<string, string> = {})
     TOKEN_ENCRYPTION_KEYS: `test1:${randomBytes(32).toString('base64')}`,
     TOKEN_HASH_KEY: randomBytes(32).toString('base64'),
     JOB_BACKOFF_MS: '50',
+    METRICS_CACHE_MS: '0',
     LOG_LEVEL: 'debug',
     ...overrides,
   };
