@@ -99,7 +99,10 @@ export class AdminAuthHook implements OnModuleInit {
  */
 function isAdminRequest(request: FastifyRequest): boolean {
   const route = request.routeOptions.url;
-  return (route !== undefined && isAdminPath(route)) || isAdminPath(normalizePath(request.url));
+  // A request Fastify routed is handled by that route: only an unrouted one needs its spelling normalised (and the
+  // webhook, the hot path, never pays for it).
+  if (route !== undefined) return isAdminPath(route);
+  return isAdminPath(normalizePath(request.url));
 }
 
 function isAdminPath(path: string): boolean {
