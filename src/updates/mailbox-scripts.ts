@@ -53,6 +53,17 @@ end
 local function owns(conv, lease)
   return redis.call('HGET', P .. 'lease', conv) == lease
 end
+-- Hands a conversation back to the head of its bot's ready list if the worker still holds it (whatever the epoch);
+-- stalled counts its head update as interrupted. True when it did.
+local function takeBack(conv, worker, stalled)
+  local lease = redis.call('HGET', P .. 'lease', conv)
+  if not lease or string.find(lease, worker .. ':', 1, true) ~= 1 then return false end
+  local bot, ck = split(conv)
+  release(conv, worker)
+  if stalled then redis.call('HINCRBY', P .. 'stall', conv, 1) end
+  ready(bot, ck, true)
+  return true
+end
 `;
 
 /**
@@ -70,17 +81,17 @@ return 1
 `;
 
 /**
- * Hands up to ARGV[4] ready conversations to a worker, one per bot in turn (round robin over the rotation), each
- * with up to ARGV[5] entries from the head of its mailbox. ARGV: prefix, worker, lease epoch prefix (unused), n,
- * batch, then bot ids this worker must skip (at its per-bot limit). Returns -1 when the worker's heartbeat is gone
- * (it must start over under a new id), else a list of {bot, ck, lease, stalls, entries}.
+ * Hands up to ARGV[3] ready conversations to a worker, one per bot in turn (round robin over the rotation), each
+ * with the head entry of its mailbox. ARGV: prefix, worker, n, then bot ids this worker must skip (at its per-bot
+ * limit). Returns -1 when the worker's heartbeat is gone (it must start over under a new id), else a list of
+ * {bot, ck, lease, stalls, head}.
  */
 export const CLAIM = `${LIB}
-local worker, n, batch = ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
+local worker, n = ARGV[2], tonumber(ARGV[3])
 if redis.call('EXISTS', P .. 'wk:' .. worker) == 0 then return -1 end
 local skip = {}
 local skips = 0
-for i = 6, #ARGV do skip[ARGV[i]] = true; skips = skips + 1 end
+for i = 4, #ARGV do skip[ARGV[i]] = true; skips = skips + 1 end
 local rot = P .. 'rot'
 local out = {}
 local tries = n + skips
@@ -96,13 +107,13 @@ while #out < n and tries > 0 do
     if redis.call('LLEN', rdy) > 0 then redis.call('RPUSH', rot, bot) end
     if ck then
       local conv = bot .. '\\n' .. ck
-      local entries = redis.call('LRANGE', P .. 'mb:' .. bot .. ':' .. ck, 0, batch - 1)
-      if #entries > 0 then
+      local head = redis.call('LINDEX', P .. 'mb:' .. bot .. ':' .. ck, 0)
+      if head then
         local lease = worker .. ':' .. redis.call('INCR', P .. 'epoch')
         redis.call('HSET', P .. 'lease', conv, lease)
         redis.call('SADD', P .. 'wl:' .. worker, conv)
         local stalls = tonumber(redis.call('HGET', P .. 'stall', conv) or '0')
-        out[#out + 1] = {bot, ck, lease, stalls, entries}
+        out[#out + 1] = {bot, ck, lease, stalls, head}
       end
     end
   end
@@ -114,11 +125,10 @@ return out
 
 /**
  * The head update of a leased conversation is done (processed, or dead-lettered when ARGV[7] is a dead letter id).
- * ARGV: prefix, conv, lease, worker, the head entry's start (`headKey`: enough to tell it from any other), more (entries to return if the worker may go on, 0 to hand the
- * conversation back), dead letter id, dead letter JSON, dead letter bot, failedAt.
+ * ARGV: prefix, conv, lease, worker, the head entry's start (`headKey`: enough to tell it from any other), more (1: go on with the next update, 0: hand the
+ * conversation back to the end of the ready list, -1: to its head), dead letter id, dead letter JSON, dead letter bot, failedAt.
  * Returns {-1} when the lease was lost (another worker owns the conversation now: nothing changed), {0} when the
- * mailbox is empty (released), {1, entries…} to go on with, {2} when handed back: to the end of the ready list, or
- * to its head when `more` is negative (a worker shutting down).
+ * mailbox is empty (released), {1, next head} to go on with, {2} when handed back.
  */
 export const ACK = `${LIB}
 local conv, lease, worker, head, more = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
@@ -141,11 +151,7 @@ if redis.call('LLEN', mb) == 0 then
   release(conv, worker)
   return {0}
 end
-if more > 0 and redis.call('EXISTS', P .. 'pause:' .. bot) == 0 then
-  local out = redis.call('LRANGE', mb, 0, more - 1)
-  table.insert(out, 1, 1)
-  return out
-end
+if more > 0 and redis.call('EXISTS', P .. 'pause:' .. bot) == 0 then return {1, redis.call('LINDEX', mb, 0)} end
 release(conv, worker)
 ready(bot, ck, more < 0)
 return {2}
@@ -207,16 +213,7 @@ export const RELEASE_ORPHANS = `${LIB}
 local worker = ARGV[2]
 local n = 0
 for i = 3, #ARGV do
-  local conv = ARGV[i]
-  local lease = redis.call('HGET', P .. 'lease', conv)
-  if lease and string.find(lease, worker .. ':', 1, true) == 1 then
-    local bot, ck = split(conv)
-    release(conv, worker)
-    ready(bot, ck, true)
-    n = n + 1
-  else
-    redis.call('SREM', P .. 'wl:' .. worker, conv)
-  end
+  if takeBack(ARGV[i], worker, false) then n = n + 1 else redis.call('SREM', P .. 'wl:' .. worker, ARGV[i]) end
 end
 return n
 `;
@@ -225,13 +222,7 @@ return n
 export const UNREGISTER = `${LIB}
 redis.call('DEL', P .. 'wk:' .. ARGV[2])
 redis.call('ZREM', P .. 'wk', ARGV[2])
-for _, conv in ipairs(redis.call('SMEMBERS', P .. 'wl:' .. ARGV[2])) do
-  if redis.call('HGET', P .. 'lease', conv) and string.find(redis.call('HGET', P .. 'lease', conv), ARGV[2] .. ':', 1, true) == 1 then
-    local bot, ck = split(conv)
-    release(conv, ARGV[2])
-    ready(bot, ck, true)
-  end
-end
+for _, conv in ipairs(redis.call('SMEMBERS', P .. 'wl:' .. ARGV[2])) do takeBack(conv, ARGV[2], false) end
 redis.call('DEL', P .. 'wl:' .. ARGV[2])
 return 1
 `;
@@ -251,14 +242,7 @@ local recovered, promoted = 0, 0
 for _, worker in ipairs(redis.call('ZRANGEBYSCORE', P .. 'wk', '-inf', t, 'LIMIT', 0, 10)) do
   if redis.call('EXISTS', P .. 'wk:' .. worker) == 0 then
     for _, conv in ipairs(redis.call('SMEMBERS', P .. 'wl:' .. worker)) do
-      local lease = redis.call('HGET', P .. 'lease', conv)
-      if lease and string.find(lease, worker .. ':', 1, true) == 1 then
-        local bot, ck = split(conv)
-        release(conv, worker)
-        redis.call('HINCRBY', P .. 'stall', conv, 1)
-        ready(bot, ck, true)
-        recovered = recovered + 1
-      end
+      if takeBack(conv, worker, true) then recovered = recovered + 1 end
     end
     redis.call('DEL', P .. 'wl:' .. worker)
     redis.call('ZREM', P .. 'wk', worker)

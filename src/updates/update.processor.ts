@@ -25,7 +25,7 @@ const MAX_STALLS = 2;
 const SAFETY_MARGIN_MS = 1_000;
 
 type MailboxRedis = Redis & {
-  tgwClaim(...args: (string | number)[]): Promise<-1 | [string, string, string, number, string[]][]>;
+  tgwClaim(...args: (string | number)[]): Promise<-1 | [string, string, string, number, string | null][]>;
   tgwAck(...args: (string | number)[]): Promise<(number | string)[]>;
   tgwDefer(...args: (string | number)[]): Promise<number>;
   tgwHeartbeat(...args: (string | number)[]): Promise<number>;
@@ -234,7 +234,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
       const generation = this.generation;
       this.claimsPending++;
       try {
-        claimed = await this.redis.tgwClaim(this.prefix, this.workerId, '', free, 1, ...skip);
+        claimed = await this.redis.tgwClaim(this.prefix, this.workerId, free, ...skip);
       } catch {
         await this.sleep(500);
         continue;
@@ -246,8 +246,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
         if (generation === this.generation) this.retire('its heartbeat expired in Redis');
         continue;
       }
-      for (const [bot, ck, lease, stalls, entries] of claimed) {
-        const head = entries[0] ?? null;
+      for (const [bot, ck, lease, stalls, head] of claimed) {
         this.hold({ conv: `${bot}\n${ck}`, bot, lease, head, budget: batch, stalls: Number(stalls), generation });
       }
       if (claimed.length === 0) await this.waitForSignal();

@@ -71,13 +71,13 @@ export class UpdateProducer implements OnApplicationBootstrap {
 
   async onApplicationBootstrap() {
     const names = Array.from({ length: this.config.queue.partitions }, (_, i) => partitionQueueName(i));
+    const keys = [...names.map((n) => `${this.prefix}${n}:meta`), `${this.prefix}${LEGACY_DEDUPE_MARKER}`];
     try {
-      const keys = [...names.map((n) => `${this.prefix}${n}:meta`), `${this.prefix}${LEGACY_DEDUPE_MARKER}`];
-      const found = await withTimeout(this.redis.exists(...keys), 2_000);
-      this.legacyDedupe = found > 0;
+      this.legacyDedupe = (await withTimeout(this.redis.exists(...keys), 2_000)) > 0;
       if (this.legacyDedupe) this.logger.log('Queues of the partition layout found: their dedupe keys are honoured');
     } catch {
-      // Redis away at start: there is nothing to be found until it is back, and the webhook answers 503 meanwhile.
+      // Redis away at start (the webhook answers 503 meanwhile): look again as soon as it is back.
+      this.redis.once('ready', () => void this.onApplicationBootstrap());
     }
   }
 
