@@ -20,29 +20,30 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import {
   baseEnv,
-  gatewayEnv,
   cpuWindow,
   dist,
   fmt,
   freePort,
+  gatewayEnv,
   getJson,
   getText,
   here,
   keysByKind,
   load,
   loadBots,
-  nodeArgs,
   metricLabels,
   metricSum,
+  nodeArgs,
   positiveInt,
+  printChecks,
   procStats,
   redisPid,
   resultsDir,
   round,
+  runBench,
   runDir,
   runInfo,
   startNode,
-  stopAll,
   stopChild,
   stopChildrenOnSignals,
   updateRequests,
@@ -166,20 +167,12 @@ async function main() {
         ` (cores: worker ${cpuCores.worker}, Redis ${cpuCores.redis}, fake Telegram ${cpuCores.fakeTelegram}, ` +
         `other processes ${cpuCores.otherProcesses})\n`,
     );
-    for (const c of result.checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
+    printChecks(result.checks);
     console.log(`\nresults: ${file}\nlogs: ${runDir}`);
-    if (result.checks.some((c) => !c.ok)) process.exitCode = 1;
   } finally {
     await stopChild(telegram.entry);
     redis.disconnect();
   }
 }
 
-try {
-  await main();
-} catch (error) {
-  console.error(`\n${TAG}: ${error instanceof Error ? error.stack : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  await stopAll();
-}
+await runBench(TAG, main);

@@ -45,21 +45,22 @@ import {
   metricLabels,
   metricSum,
   positiveInt,
+  printChecks,
   procStats,
   redisMemory,
   redisPid,
   resultsDir,
   round,
+  runBench,
   runDir,
+  runInfo,
   startFakeTelegram,
   startGateway,
   startInlineServer,
-  stopAll,
   stopChild,
+  stopChildrenOnSignals,
   table,
   updateRequests,
-  stopChildrenOnSignals,
-  runInfo,
   waitForNoPending,
 } from './lib.mjs';
 
@@ -332,16 +333,8 @@ async function main() {
     );
   }
   console.log('');
-  for (const c of checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
+  printChecks(checks);
   console.log(`\nresults: ${file}\nlogs: ${runDir}`);
-  if (checks.some((c) => !c.ok)) process.exitCode = 1;
 }
 
-try {
-  await main();
-} catch (error) {
-  console.error(`\n${TAG}: ${error instanceof Error ? error.stack : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  await stopAll();
-}
+await runBench(TAG, main);

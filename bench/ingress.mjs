@@ -28,34 +28,36 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import {
   baseEnv,
-  gatewayEnv,
   countKeys,
   cpuWindow,
   deleteKeys,
   dist,
   fmt,
   freePort,
+  gatewayEnv,
   getJson,
   getText,
   here,
   keysByKind,
   load as loadAt,
   loadBots,
-  nodeArgs,
   mb,
   metricLabels,
   metricSum,
+  nodeArgs,
   positiveInt,
+  printChecks,
   procStats,
   redisMemory,
   redisPid,
   resultsDir,
   round,
+  runBench,
   runDir,
+  runInfo,
   slowlogHead,
   slowlogSince,
   startNode,
-  stopAll,
   stopChild,
   stopChildrenOnSignals,
   table,
@@ -63,7 +65,6 @@ import {
   waitForHttp,
   waitForIdle,
   waitForNoPending,
-  runInfo,
 } from './lib.mjs';
 
 const env = process.env;
@@ -435,16 +436,8 @@ async function main() {
     }
   }
   console.log('');
-  for (const c of checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
+  printChecks(checks);
   console.log(`\nresults: ${file}`);
-  if (checks.some((c) => !c.ok)) process.exitCode = 1;
 }
 
-try {
-  await main();
-} catch (error) {
-  console.error(`\ningress: ${error instanceof Error ? error.stack : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  await stopAll();
-}
+await runBench('ingress', main);

@@ -119,6 +119,28 @@ export async function stopChild(entry, timeoutMs = 10_000) {
   }
 }
 
+/**
+ * Runs a bench's `main`: a crash is reported under `tag` with exit code 1, and whatever happens `cleanup` runs and
+ * every child process is stopped.
+ */
+export async function runBench(tag, main, cleanup = () => undefined) {
+  try {
+    await main();
+  } catch (error) {
+    console.error(`\n${tag}: ${error instanceof Error ? error.stack : String(error)}`);
+    process.exitCode = 1;
+  } finally {
+    await cleanup();
+    await stopAll();
+  }
+}
+
+/** Prints one line per check (`ok` or `FAIL`); exit code 1 when one failed. */
+export function printChecks(checks) {
+  for (const c of checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
+  if (checks.some((c) => !c.ok)) process.exitCode = 1;
+}
+
 export async function stopAll() {
   await Promise.all([...children].map((entry) => stopChild(entry)));
 }

@@ -50,9 +50,11 @@ import {
   loadBots,
   measureEndToEnd,
   positiveInt,
+  printChecks,
   redisPid,
   resultsDir,
   round,
+  runBench,
   runDir,
   runInfo,
   send,
@@ -60,7 +62,6 @@ import {
   startGateway,
   startInlineServer,
   startNode,
-  stopAll,
   stopChild,
   stopChildrenOnSignals,
   table,
@@ -525,17 +526,8 @@ async function main() {
     ]),
   );
   console.log('');
-  for (const c of checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
+  printChecks(checks);
   console.log(`\nresults: ${file}\nlogs: ${runDir}`);
-  if (checks.some((c) => !c.ok)) process.exitCode = 1;
 }
 
-try {
-  await main();
-} catch (error) {
-  console.error(`\n${TAG}: ${error instanceof Error ? error.stack : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  redis.disconnect();
-  await stopAll();
-}
+await runBench(TAG, main, () => redis.disconnect());

@@ -61,11 +61,11 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import {
   baseEnv,
-  gatewayEnv,
   cpuWindow,
   dist,
   fmt,
   freePort,
+  gatewayEnv,
   getJson,
   getText,
   here,
@@ -81,17 +81,17 @@ import {
   redisPid,
   resultsDir,
   round,
+  runBench,
   runDir,
+  runInfo,
   startNode,
-  stopAll,
   stopChild,
   stopChildrenOnSignals,
   table,
+  updateBody,
   updateRequests,
   waitForHttp,
   waitForIdle,
-  runInfo,
-  updateBody,
   waitForNoPending,
 } from './lib.mjs';
 
@@ -1020,11 +1020,4 @@ async function main() {
   if (checks.some((c) => !c.ok && c.counted)) process.exitCode = 1;
 }
 
-try {
-  await main();
-} catch (error) {
-  console.error(`\n${TAG}: ${error instanceof Error ? error.stack : String(error)}`);
-  process.exitCode = 1;
-} finally {
-  await stopAll();
-}
+await runBench(TAG, main);
