@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BotRegistryService } from '../src/bots/bot-registry.service';
 import { BotRepository } from '../src/bots/bot.repository';
 import { PrismaService } from '../src/infra/database/prisma.service';
-import { conversationKey } from '../src/updates/update-queue';
+import { conversationKey, MailboxEntry } from '../src/updates/update-queue';
 import { FakeTelegram } from './support/fake-telegram';
 import { Harness, jsonOf, RegisteredBot, waitUntil } from './support/harness';
 import { alice, callbackQueryUpdate, futureKindUpdate, textUpdate } from './support/updates';
@@ -171,6 +171,22 @@ describe('POST /webhook/:token (ingress only)', () => {
     const otherBot = await gw.registerBot();
     const crossed = await gw.post(bot.token, textUpdate(alice, 'x'), { secret: otherBot.secret });
     expect(crossed.status).toBe(401);
+  });
+
+  it('stores the body as sent, whatever its layout, as the update it parses to', async () => {
+    const update = textUpdate(alice, 'naïve «quotes» \u2028 \\ "😀"');
+    const rawBody = `\n{\n  "update_id" : ${update.update_id},\n\t"message": ${JSON.stringify(update.message, null, 2)}\n}\n`;
+    expect((await gw.post(bot.token, null, { secret: bot.secret, rawBody })).status).toBe(200);
+    const raw = await gw.redis.lrange(`${gw.config.redisPrefix}:mb:${bot.record.id}:c${alice.id}`, 0, -1);
+    const stored = raw.map((r) => JSON.parse(r) as MailboxEntry).find((e) => e.update.update_id === update.update_id);
+    expect(stored).toEqual({ id: `${bot.record.id}-${update.update_id}`, at: expect.any(Number), update });
+    // Prototype poisoning is refused as Fastify refuses it elsewhere, not stored.
+    const poisoned = await gw.post(bot.token, null, {
+      secret: bot.secret,
+      rawBody: `{"update_id": ${update.update_id + 1}, "message": {"__proto__": {"admin": true}}}`,
+    });
+    expect(poisoned.status).toBe(400);
+    expect((await queuedOf(bot.record.id)).some((e) => e.update.update_id === update.update_id + 1)).toBe(false);
   });
 
   it('answers 400 for malformed JSON and for bodies that are not updates', async () => {

@@ -307,7 +307,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       bodyLimit: r.int('WEBHOOK_BODY_LIMIT', 1024 * 1024, 1024, 50 * 1024 * 1024),
       allowedIps: parseCidrList('WEBHOOK_ALLOWED_IPS', r.list('WEBHOOK_ALLOWED_IPS'), r.problems),
       trustedProxies: parseCidrList('TRUSTED_PROXIES', r.list('TRUSTED_PROXIES'), r.problems, false),
-      enqueueTimeoutMs: r.int('ENQUEUE_TIMEOUT_MS', 1000, 50, 60_000),
+      enqueueTimeoutMs: r.int('ENQUEUE_TIMEOUT_MS', 500, 50, 60_000),
       retryAfterSeconds: r.int('RETRY_AFTER_SECONDS', 5, 1, 3600),
       secretOverlapSeconds: r.int('WEBHOOK_SECRET_OVERLAP_SECONDS', 600, 0, 7 * 24 * 3600),
     },

@@ -86,15 +86,21 @@ export class UpdateProducer implements OnApplicationBootstrap {
    * Telegram's 24 h retry window). Redis trouble surfaces within ENQUEUE_TIMEOUT_MS as ServiceUnavailableError:
    * Telegram then keeps the update and sends it again, so nothing acknowledged is lost.
    */
-  async enqueue(botId: string, update: Update): Promise<EnqueueResult> {
+  async enqueue(botId: string, update: Update, json?: string): Promise<EnqueueResult> {
     const started = process.hrtime.bigint();
-    const entry: MailboxEntry = { id: `${botId}-${update.update_id}`, at: Date.now(), update };
+    const id = `${botId}-${update.update_id}`;
+    const at = Date.now();
+    // The body's own text when the caller has it (the webhook): the same JSON as stringifying the parsed update.
+    const entry =
+      json === undefined
+        ? JSON.stringify({ id, at, update } satisfies MailboxEntry)
+        : `{"id":${JSON.stringify(id)},"at":${at},"update":${json}}`;
     const args: AcceptArgs = [
       this.prefix,
       botId,
       conversationKey(update),
       update.update_id,
-      JSON.stringify(entry),
+      entry,
       this.config.queue.dedupeTtlSeconds,
     ];
     if (this.legacyDedupe) {
@@ -102,7 +108,7 @@ export class UpdateProducer implements OnApplicationBootstrap {
       args.push(`${this.prefix}${partitionQueueName(partition)}:de:${botId}-${update.update_id}`);
     }
     try {
-      const stored = await withTimeout(this.accept(args), this.config.webhook.enqueueTimeoutMs);
+      const stored = await this.accept(args);
       this.metrics.enqueueDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       return stored ? 'accepted' : 'duplicate';
     } catch (error) {
@@ -127,10 +133,16 @@ export class UpdateProducer implements OnApplicationBootstrap {
     });
   }
 
+  /** Sends a batch; an answer that takes longer than ENQUEUE_TIMEOUT_MS fails the batch (one timer per batch). */
   private async flush(): Promise<void> {
     const batch = this.batch;
     if (batch.length === 0) return;
     this.batch = [];
+    const timeoutMs = this.config.webhook.enqueueTimeoutMs;
+    const timer = setTimeout(() => {
+      const error = new Error(`Timed out after ${timeoutMs} ms`);
+      for (const { reject } of batch) reject(error);
+    }, timeoutMs);
     try {
       const pipeline = this.redis.pipeline() as ChainableCommander & {
         tgwAccept(...args: AcceptArgs): ChainableCommander;
@@ -144,6 +156,8 @@ export class UpdateProducer implements OnApplicationBootstrap {
       });
     } catch (error) {
       for (const { reject } of batch) reject(error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -8,6 +8,8 @@ import { ForbiddenError, UnsupportedMediaTypeError } from '../common/errors';
 import { toErrorResponse } from '../common/error-response';
 import { serializeError } from '../common/logger';
 import { MetricsService, WebhookOutcome } from '../metrics/metrics.service';
+import type { Counter } from 'prom-client';
+import { EnqueueResult } from '../updates/update.producer';
 import { IpAllowlist } from './ip-allowlist';
 import { WebhookService } from './webhook.service';
 
@@ -25,7 +27,11 @@ const OUTCOMES: Record<string, WebhookOutcome> = {
   ip_not_allowed: 'forbidden_ip',
 };
 
-type WebhookRequest = FastifyRequest<{ Params: { token: string } }>;
+/** The request as the webhook route sees it: the caller's bot (set once checked) and the body's JSON text. */
+type WebhookRequest = FastifyRequest<{ Params: { token: string } }> & {
+  tgwBot: IngressBot | null;
+  tgwJson: string | null;
+};
 
 /**
  * `POST /webhook/:token`, registered on Fastify directly rather than as a Nest controller: the caller is
@@ -36,7 +42,8 @@ type WebhookRequest = FastifyRequest<{ Params: { token: string } }>;
 export class WebhookRoute implements OnModuleInit {
   private readonly logger = new Logger(WebhookRoute.name);
   private readonly allowlist: IpAllowlist;
-  private readonly bots = new WeakMap<FastifyRequest, IngressBot>();
+  /** The counters of the two 2xx outcomes, bound once (a labelled `inc` hashes its labels on every call). */
+  private readonly outcomes: Record<EnqueueResult, Counter.Internal>;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -45,17 +52,34 @@ export class WebhookRoute implements OnModuleInit {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.allowlist = new IpAllowlist(config.webhook.allowedIps, config.webhook.trustedProxies);
+    this.outcomes = {
+      accepted: metrics.webhookRequests.labels({ outcome: 'accepted' }),
+      duplicate: metrics.webhookRequests.labels({ outcome: 'duplicate' }),
+    };
   }
 
   onModuleInit() {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    fastify.route({
-      method: 'POST',
-      url: '/webhook/:token',
-      bodyLimit: this.config.webhook.bodyLimit,
-      onRequest: (request: WebhookRequest, _reply: FastifyReply) => this.checkCaller(request),
-      handler: (request: WebhookRequest, reply: FastifyReply) => this.handle(request, reply),
-      errorHandler: (error: unknown, _request: FastifyRequest, reply: FastifyReply) => this.fail(error, reply),
+    // A scope of its own, so that the route parses JSON with Fastify's parser directly (Nest's body parser wraps it
+    // per request) and keeps the body's text, which goes into the mailbox entry as it is instead of re-serialised.
+    void fastify.register((scope, _options, done) => {
+      const parseJson = scope.getDefaultJsonParser('error', 'error');
+      scope.decorateRequest('tgwBot', null);
+      scope.decorateRequest('tgwJson', null);
+      scope.removeContentTypeParser('application/json');
+      scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, parsed) => {
+        (request as WebhookRequest).tgwJson = body as string;
+        void parseJson(request, body as string, parsed);
+      });
+      scope.route<{ Params: { token: string } }>({
+        method: 'POST',
+        url: '/webhook/:token',
+        bodyLimit: this.config.webhook.bodyLimit,
+        onRequest: (request, _reply) => this.checkCaller(request as WebhookRequest),
+        handler: (request, reply) => this.handle(request as WebhookRequest, reply),
+        errorHandler: (error: unknown, _request: FastifyRequest, reply: FastifyReply) => this.fail(error, reply),
+      });
+      done();
     });
   }
 
@@ -68,13 +92,12 @@ export class WebhookRoute implements OnModuleInit {
       throw new UnsupportedMediaTypeError('Content-Type must be application/json');
     }
     const secret = request.headers[SECRET_HEADER];
-    const bot = await this.webhook.authenticate(request.params.token, Array.isArray(secret) ? secret[0] : secret);
-    this.bots.set(request, bot);
+    request.tgwBot = await this.webhook.authenticate(request.params.token, Array.isArray(secret) ? secret[0] : secret);
   }
 
   private async handle(request: WebhookRequest, reply: FastifyReply): Promise<void> {
-    const result = await this.webhook.accept(this.bots.get(request)!, request.body);
-    this.metrics.webhookRequests.inc({ outcome: result });
+    const result = await this.webhook.accept(request.tgwBot!, request.body, request.tgwJson);
+    this.outcomes[result].inc();
     // An empty body: a body with a `method` field would make Telegram run it as a Bot API call.
     await reply.code(200).send();
   }

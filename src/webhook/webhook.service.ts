@@ -44,8 +44,8 @@ export class WebhookService implements OnModuleInit {
     return bot;
   }
 
-  /** Validates the body and stores it durably; only then may the webhook answer 2xx. */
-  accept(bot: IngressBot, body: unknown): Promise<EnqueueResult> {
-    return this.producer.enqueue(bot.id, parseUpdate(body));
+  /** Validates the body and stores it durably; only then may the webhook answer 2xx. `json`: the body's text. */
+  accept(bot: IngressBot, body: unknown, json: string | null): Promise<EnqueueResult> {
+    return this.producer.enqueue(bot.id, parseUpdate(body), json ?? undefined);
   }
 }
