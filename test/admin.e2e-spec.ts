@@ -253,6 +253,7 @@ describe('admin API', () => {
         name: 'Shop support',
         firstName: 'Shop',
         enabled: true,
+        albums: false,
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
       });
@@ -1140,7 +1141,7 @@ describe('OpenAPI document and Swagger UI', () => {
       example: ['message', 'callback_query'],
     });
     expect(Object.keys(schemas.BotDto.properties).sort()).toEqual(
-      ['createdAt', 'enabled', 'firstName', 'id', 'name', 'telegramId', 'updatedAt', 'username'].sort(),
+      ['albums', 'createdAt', 'enabled', 'firstName', 'id', 'name', 'telegramId', 'updatedAt', 'username'].sort(),
     );
     expect(schemas.ErrorDto.required.sort()).toEqual(['code', 'error', 'message', 'statusCode']);
     const post = doc.paths['/admin/bots'].post;

@@ -170,7 +170,7 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
     it('prints the help of every command on stdout and exits 0', async () => {
       const expected: [string[], string[]][] = [
         [[], ['set-webhook', 'delete-webhook', 'webhook-info', 'rotate-secret', 'sync-webhooks', 'bots']],
-        [['bots'], ['add', 'list', 'show', 'enable', 'disable', 'remove', 'replace-token']],
+        [['bots'], ['add', 'list', 'show', 'enable', 'disable', 'albums', 'remove', 'replace-token']],
         [
           ['bots', 'add'],
           ['--name <name>', '--token <token>', '--json'],
@@ -185,6 +185,10 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
         ],
         [['bots', 'enable'], ['<botId>']],
         [['bots', 'disable'], ['<botId>']],
+        [
+          ['bots', 'albums'],
+          ['<botId>', '<onOrOff>'],
+        ],
         [['bots', 'remove'], ['<botId>']],
         [
           ['bots', 'replace-token'],
@@ -230,6 +234,7 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
         [['set-webhook', '@x', '--url', 'https://u:p@example.com'], /The URL must not contain credentials/],
         [['rotate-encryption-key', '--batch-size', '0'], /Expected an integer from 1 to 1000/],
         [['bots', 'add'], /^error: no token given/],
+        [['bots', 'albums', '@x', 'maybe'], /^error: expected "on" or "off", got "maybe"$/],
       ];
       const runs = await Promise.all(cases.map(([args]) => cli(args)));
       runs.forEach((run, i) => expectOneErrorLine(run, 2, cases[i][1]));
@@ -316,7 +321,7 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
       const bot = JSON.parse(run.stdout) as BotView;
       expect(bot).toMatchObject({ telegramId: String(info.id), username: info.username, name: info.first_name });
       expect(Object.keys(bot).sort()).toEqual(
-        ['createdAt', 'enabled', 'firstName', 'id', 'name', 'telegramId', 'updatedAt', 'username'].sort(),
+        ['albums', 'createdAt', 'enabled', 'firstName', 'id', 'name', 'telegramId', 'updatedAt', 'username'].sort(),
       );
       expect(run.stdout + run.stderr).not.toContain(token);
     });
@@ -353,6 +358,17 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
       }
       const json = await cli(['bots', 'show', bot.telegramId, '--json']);
       expect(JSON.parse(json.stdout)).toEqual(bot);
+    });
+
+    it('bots albums switches albums on and off', async () => {
+      const { bot } = await addBot('Albums');
+      expect(bot.albums).toBe(false);
+      const on = await cli(['bots', 'albums', bot.id, 'on']);
+      expect(on).toMatchObject({ code: 0, stdout: `Albums on for @${bot.username} (${bot.id})\n` });
+      expect((await db.query('SELECT albums FROM bots WHERE id = $1', [bot.id])).rows).toEqual([{ albums: true }]);
+      expect((await cli(['bots', 'show', bot.id])).stdout).toMatch(/^albums:\s+on$/m);
+      expect((await cli(['bots', 'albums', `@${bot.username}`, 'off'])).code).toBe(0);
+      expect((await db.query('SELECT albums FROM bots WHERE id = $1', [bot.id])).rows).toEqual([{ albums: false }]);
     });
 
     it('reports an unknown bot with one line and status 1, whatever the kind of id', async () => {

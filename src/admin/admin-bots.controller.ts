@@ -68,15 +68,18 @@ export class AdminBotsController {
   }
 
   @Patch(':id')
-  @ApiOperation({ summary: 'Rename, enable or disable a bot', description: 'Takes effect on every process at once.' })
+  @ApiOperation({
+    summary: 'Rename, enable or disable a bot, or switch albums on or off',
+    description: 'Takes effect on every process at once.',
+  })
   @ApiBotRef()
   @ApiOkResponse({ type: BotDto, description: 'The bot' })
   @ApiErrorResponses(400, 404)
   update(@Param('id') id: string, @Body() body: UpdateBotDto): Promise<BotView> {
-    if (body.name === undefined && body.enabled === undefined) {
-      throw new BadRequestError('Give name, enabled, or both', 'validation_failed');
+    if (body.name === undefined && body.enabled === undefined && body.albums === undefined) {
+      throw new BadRequestError('Give name, enabled or albums', 'validation_failed');
     }
-    return this.bots.update(id, { name: body.name, enabled: body.enabled });
+    return this.bots.update(id, { name: body.name, enabled: body.enabled, albums: body.albums });
   }
 
   @Delete(':id')

@@ -98,7 +98,7 @@ export class BotAdminService {
     return toBotView(await this.find(ref));
   }
 
-  async update(ref: string, changes: { name?: string | null; enabled?: boolean }): Promise<BotView> {
+  async update(ref: string, changes: { name?: string | null; enabled?: boolean; albums?: boolean }): Promise<BotView> {
     const record = await this.find(ref);
     const updated = await this.bots.update(record.id, changes);
     if (!updated) throw notFound(ref);

@@ -283,6 +283,7 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
       id: record.id,
       version: record.updatedAt.getTime(),
       enabled: record.enabled,
+      albums: record.albums,
       token: this.tokenOf(record),
       botInfo: record.botInfo,
     };

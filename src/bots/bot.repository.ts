@@ -138,7 +138,10 @@ export class BotRepository {
     });
   }
 
-  async update(id: string, data: { name?: string | null; enabled?: boolean }): Promise<BotRecord | null> {
+  async update(
+    id: string,
+    data: { name?: string | null; enabled?: boolean; albums?: boolean },
+  ): Promise<BotRecord | null> {
     return this.run(async () => {
       const { count } = await this.prisma.bot.updateMany({ where: { id }, data });
       return count === 0 ? null : this.getById(id);
@@ -255,6 +258,7 @@ function toRecord(row: BotRow | null): BotRecord | null {
     firstName: row.firstName,
     name: row.name,
     enabled: row.enabled,
+    albums: row.albums,
     botInfo: row.botInfo as unknown as UserFromGetMe,
     tokenCiphertext: row.tokenCiphertext,
     tokenKeyId: row.tokenKeyId,

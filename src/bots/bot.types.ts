@@ -8,6 +8,8 @@ export interface BotRecord {
   firstName: string;
   name: string | null;
   enabled: boolean;
+  /** Media groups are handed to the handlers as one album (opt-in). */
+  albums: boolean;
   botInfo: UserFromGetMe;
   tokenCiphertext: Uint8Array;
   tokenKeyId: string;
@@ -35,6 +37,7 @@ export interface WorkerBot {
   id: string;
   version: number;
   enabled: boolean;
+  albums: boolean;
   token: string;
   botInfo: UserFromGetMe;
 }

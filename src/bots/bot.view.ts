@@ -9,6 +9,8 @@ export interface BotView {
   name: string;
   firstName: string;
   enabled: boolean;
+  /** Media groups reach the handlers as one album. */
+  albums: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -21,6 +23,7 @@ export function toBotView(record: BotRecord): BotView {
     name: record.name ?? record.firstName,
     firstName: record.firstName,
     enabled: record.enabled,
+    albums: record.albums,
     createdAt: record.createdAt.toISOString(),
     updatedAt: record.updatedAt.toISOString(),
   };

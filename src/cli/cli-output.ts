@@ -48,6 +48,7 @@ export function formatBot(bot: BotView): string {
     ['username', `@${bot.username}`],
     ['name', bot.name],
     ['enabled', yesNo(bot.enabled)],
+    ['albums', bot.albums ? 'on' : 'off'],
     ['created', bot.createdAt],
     ['updated', bot.updatedAt],
   ]);

@@ -70,6 +70,8 @@ export interface AppConfig {
     botMaxInFlight: number;
     /** Updates of one conversation a worker runs in a row before it hands the conversation back (fairness). */
     batch: number;
+    /** For bots with albums on: how long a media group must be quiet before it runs as one album. */
+    albumWaitMs: number;
   };
   /** Longest Bot API call from a handler. */
   telegramTimeoutMs: number;
@@ -330,6 +332,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       concurrency: r.int('WORKER_CONCURRENCY', 256, 1, 10_000),
       botMaxInFlight: r.int('BOT_MAX_IN_FLIGHT', 0, 0, 10_000),
       batch: r.int('CONVERSATION_BATCH', 10, 1, 1000),
+      albumWaitMs: r.int('ALBUM_WAIT_MS', 1000, 50, 60_000),
     },
     telegramTimeoutMs: r.int('TELEGRAM_TIMEOUT_MS', 10_000, 100, 300_000),
     metrics: {

@@ -29,5 +29,9 @@ export const echoFeature = new Composer<GatewayContext>();
 echoFeature.on('message:text', (ctx) => ctx.reply(ctx.message.text));
 
 echoFeature.on('message', async (ctx) => {
-  if (isCopyable(ctx.message)) await ctx.copyMessage(ctx.chat.id);
+  // An album comes back as an album: one copyMessages call with every part (ids in increasing order, as Telegram asks).
+  if (ctx.album && ctx.album.length > 1) {
+    const ids = ctx.album.map((m) => m.message_id).sort((a, b) => a - b);
+    await ctx.api.copyMessages(ctx.chat.id, ctx.chat.id, ids);
+  } else if (isCopyable(ctx.message)) await ctx.copyMessage(ctx.chat.id);
 });

@@ -3,6 +3,7 @@ import { Composer, Context, session, StorageAdapter } from 'grammy';
 import type { Redis } from 'ioredis';
 import { GatewayContext, SessionData } from '../handlers/context';
 import { features } from '../handlers/features';
+import { albums } from './album';
 import { leaseGuards } from './lease-guard';
 
 /**
@@ -72,6 +73,7 @@ export function createDispatcher(options: DispatcherOptions): Composer<GatewayCo
   // Inside the session middleware: every Bot API call checks first that this worker still holds the conversation, and
   // so does the session write, which grammY makes once this middleware has returned.
   dispatcher.use(async (ctx, next) => {
+    ctx.album = albums.get(ctx.update);
     const guard = leaseGuards.get(ctx.update);
     if (!guard) return next();
     ctx.api.config.use((prev, method, payload, signal) => {

@@ -126,7 +126,9 @@ return out
 /**
  * The head update of a leased conversation is done (processed, or dead-lettered when ARGV[7] is a dead letter id).
  * ARGV: prefix, conv, lease, worker, the head entry's start (`headKey`: enough to tell it from any other), more (1: go on with the next update, 0: hand the
- * conversation back to the end of the ready list, -1: to its head), dead letter id, dead letter JSON, dead letter bot, failedAt.
+ * conversation back to the end of the ready list, -1: to its head), dead letter id, dead letter JSON, dead letter bot, failedAt
+ * (four empty strings when not a dead letter), then the other parts of an album that ran with the head (their exact
+ * entries), which are removed with it.
  * Returns {-1} when the lease was lost (another worker owns the conversation now: nothing changed), {0} when the
  * mailbox is empty (released), {1, next head} to go on with, {2} when handed back.
  */
@@ -145,6 +147,9 @@ if first and string.sub(first, 1, #head) == head then
     redis.call('SET', P .. 'dl:' .. ARGV[7], ARGV[8])
     redis.call('ZADD', P .. 'dls', at, ARGV[7])
     redis.call('ZADD', P .. 'dlb:' .. ARGV[9], at, ARGV[7])
+  end
+  for i = 11, #ARGV do
+    if redis.call('LREM', mb, 1, ARGV[i]) == 1 and redis.call('DECR', P .. 'pending') < 0 then redis.call('SET', P .. 'pending', 0) end
   end
 end
 if redis.call('LLEN', mb) == 0 then

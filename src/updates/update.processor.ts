@@ -12,6 +12,7 @@ import { GatewayContext } from '../handlers/context';
 import { RedisConnections } from '../infra/redis/redis.module';
 import { MetricsService } from '../metrics/metrics.service';
 import { createTelegramFetch } from '../telegram/telegram-fetch';
+import { AlbumParts, albumPartsOf, albums, mediaGroupOf } from './album';
 import { createDispatcher } from './dispatcher';
 import { LegacyQueueMigration } from './legacy-migration';
 import { FloodWaitError, LeaseLostError, leaseGuards } from './lease-guard';
@@ -49,6 +50,9 @@ interface Held {
 }
 
 type Outcome = 'next' | 'stop';
+
+/** Entries of a mailbox looked at for the parts of an album. */
+const ALBUM_SCAN = 100;
 
 /**
  * Runs the conversations' mailboxes (see docs/architecture.md, "The update pipeline"). Up to WORKER_CONCURRENCY
@@ -334,10 +338,28 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     for (let outageWaits = 0; ;) {
       if (this.closing) return this.defer(held, raw, raw, 'release', 0);
       if (!(await this.mayStart(held))) return 'stop';
-      const failure = await this.attempt(held, entry);
+      let album: AlbumParts | null = null;
+      if (mediaGroupOf(entry.update)) {
+        try {
+          album = await this.gatherAlbum(held, entry);
+        } catch {
+          await this.sleep(Math.min(backoffMs * 2 ** outageWaits++, 5_000));
+          continue;
+        }
+        // Parts may still come: the conversation waits in Redis (holding no slot) until its album is quiet.
+        const quietAt = (album?.lastAcceptedAt ?? 0) + this.config.worker.albumWaitMs;
+        if (album && quietAt > Date.now()) return this.defer(held, raw, raw, 'delay', quietAt);
+      }
+      const failure = await this.attempt(held, entry, album);
       if (!failure) {
-        this.metrics.updatesProcessed.inc({ kind: updateKind(entry.update) });
-        return this.finish(held, raw, entry, null);
+        this.metrics.updatesProcessed.inc({ kind: updateKind(entry.update) }, 1 + (album?.parts.length ?? 0));
+        return this.finish(
+          held,
+          raw,
+          entry,
+          null,
+          album?.parts.map((part) => part.raw),
+        );
       }
       // This worker could no longer act for the conversation mid-update (cut off from Redis, or shutting down): run
       // it again once it may, or hand it back.
@@ -408,10 +430,23 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     return !this.closing || Date.now() + timeout < this.closingAt + this.config.shutdownTimeoutMs - 1_000;
   }
 
-  /** Runs the update once; the failure, if any, classified. */
+  /**
+   * For a bot with albums on, the other parts of the head's media group waiting in its mailbox; null for other bots.
+   * Throws when Redis or Postgres is away.
+   */
+  private async gatherAlbum(held: Held, entry: MailboxEntry): Promise<AlbumParts | null> {
+    const bot = await this.registry.findForWorker(held.bot);
+    if (!bot?.albums) return null;
+    const ck = held.conv.slice(held.conv.indexOf('\n') + 1);
+    // Telegram's albums have at most 10 parts; a few other updates may be interleaved with them.
+    return albumPartsOf(entry, await this.redis.lrange(`${this.prefix}mb:${held.bot}:${ck}`, 0, ALBUM_SCAN - 1));
+  }
+
+  /** Runs the update once (with the rest of its album, if any); the failure, if any, classified. */
   private async attempt(
     held: Held,
     entry: MailboxEntry,
+    album: AlbumParts | null,
   ): Promise<
     | Failure
     | { kind: 'lost' }
@@ -430,6 +465,10 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
           if (flood > 0) throw new FloodWaitError(flood);
         },
       });
+      if (album) {
+        const messages = [entry, ...album.parts.map((part) => part.entry)].map((e) => mediaGroupOf(e.update)!.message);
+        albums.set(entry.update, messages);
+      }
       await this.grammyBot(bot).handleUpdate(entry.update);
       return null;
     } catch (error) {
@@ -448,8 +487,14 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
    * conversation's next update, up to CONVERSATION_BATCH in a row; then hands the conversation back to the end of its
    * bot's ready list, so that other conversations get their turn.
    */
-  private async finish(held: Held, raw: string, entry: MailboxEntry, deadReason: string | null): Promise<Outcome> {
-    let deadArgs: (string | number)[] = [];
+  private async finish(
+    held: Held,
+    raw: string,
+    entry: MailboxEntry,
+    deadReason: string | null,
+    albumParts: string[] = [],
+  ): Promise<Outcome> {
+    let deadArgs: (string | number)[] = albumParts.length > 0 ? ['', '', '', ''] : [];
     if (deadReason !== null) {
       const id = `${entry.id}-${held.lease.slice(held.lease.indexOf(':') + 1)}`;
       const failedAt = Date.now();
@@ -460,7 +505,16 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     held.head = null;
     const more = this.closing ? -1 : --held.budget > 0 ? 1 : 0;
     const reply = await this.retrying(held, () =>
-      this.redis.tgwAck(this.prefix, held.conv, held.lease, this.workerId, headKey(raw), more, ...deadArgs),
+      this.redis.tgwAck(
+        this.prefix,
+        held.conv,
+        held.lease,
+        this.workerId,
+        headKey(raw),
+        more,
+        ...deadArgs,
+        ...albumParts,
+      ),
     );
     if (!reply || reply[0] !== 1) return 'stop';
     held.head = String(reply[1]);

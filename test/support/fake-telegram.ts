@@ -146,6 +146,16 @@ export class FakeTelegram {
         return ok({ message_id: this.messageId++, date: now(), chat, text: params.text });
       case 'copyMessage':
         return ok({ message_id: this.messageId++ });
+      case 'copyMessages': {
+        const ids = params.message_ids;
+        if (!Array.isArray(ids) || ids.length < 1 || ids.length > 100) {
+          return FakeTelegram.error(400, 'Bad Request: message_ids must contain 1-100 identifiers');
+        }
+        if (ids.some((id: unknown, i: number) => typeof id !== 'number' || (i > 0 && id <= ids[i - 1]))) {
+          return FakeTelegram.error(400, 'Bad Request: message identifiers must be in strictly increasing order');
+        }
+        return ok(ids.map(() => ({ message_id: this.messageId++ })));
+      }
       case 'setWebhook':
         this.webhooks.set(bot.id, { ...params });
         return ok(true);

@@ -51,6 +51,20 @@ export function stickerUpdate(from: Person) {
   };
 }
 
+/** A photo, part of the album `mediaGroupId` when given (Telegram sends each part of an album as an update). */
+export function photoUpdate(from: Person, options: { mediaGroupId?: string; caption?: string } = {}) {
+  return {
+    update_id: newUpdateId(),
+    message: message(from, {
+      photo: [
+        { file_id: `AgACAgIAAxk-${nextMessageId}`, file_unique_id: `AQAD-${nextMessageId}`, width: 90, height: 90 },
+      ],
+      ...(options.mediaGroupId ? { media_group_id: options.mediaGroupId } : {}),
+      ...(options.caption ? { caption: options.caption } : {}),
+    }),
+  };
+}
+
 export function editedMessageUpdate(from: Person, text: string) {
   return {
     update_id: newUpdateId(),

@@ -65,6 +65,15 @@ export class UpdateBotDto {
   @Omittable()
   @IsBoolean()
   enabled?: boolean;
+
+  @ApiPropertyOptional({
+    example: true,
+    description:
+      'Hand the messages of one media group to the handlers as one album (ctx.album), once ALBUM_WAIT_MS passed without a new part',
+  })
+  @Omittable()
+  @IsBoolean()
+  albums?: boolean;
 }
 
 export class ListBotsQueryDto {
@@ -108,6 +117,9 @@ export class BotDto implements BotView {
 
   @ApiProperty({ example: true })
   enabled!: boolean;
+
+  @ApiProperty({ example: false, description: 'Media groups reach the handlers as one album' })
+  albums!: boolean;
 
   @ApiProperty({ format: 'date-time', example: '2026-11-22T10:15:00.000Z' })
   createdAt!: string;

@@ -194,15 +194,35 @@ export class BotsReplaceTokenCommand extends CliCommand {
   }
 }
 
+@SubCommand({
+  name: 'albums',
+  arguments: '<botId> <onOrOff>',
+  argsDescription: { botId: BOT_ID_HELP, onOrOff: '"on" or "off"' },
+  description:
+    'Switch albums on or off: with "on", the messages of one media group reach the handlers as one album (ctx.album)',
+})
+export class BotsAlbumsCommand extends CliCommand {
+  constructor(private readonly admin: BotAdminService) {
+    super();
+  }
+
+  async run([botId, onOrOff]: string[]): Promise<void> {
+    if (onOrOff !== 'on' && onOrOff !== 'off') throw new UsageError(`expected "on" or "off", got "${onOrOff}"`);
+    const bot = await this.admin.update(botId, { albums: onOrOff === 'on' });
+    print(`Albums ${onOrOff} for ${botLabel(bot)}`);
+  }
+}
+
 @Command({
   name: 'bots',
-  description: 'Register, list, show, enable, disable and remove bots',
+  description: 'Register, list, show, enable, disable and remove bots; switch albums on or off',
   subCommands: [
     BotsAddCommand,
     BotsListCommand,
     BotsShowCommand,
     BotsEnableCommand,
     BotsDisableCommand,
+    BotsAlbumsCommand,
     BotsRemoveCommand,
     BotsReplaceTokenCommand,
   ],
