@@ -4,9 +4,10 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import type { Logger as PinoLogger } from 'pino';
 import { setupOpenApi } from './admin/openapi';
 import { AppModule, AppRole } from './app.module';
-import { AppConfig, ConfigError, loadConfig, SAFE_DEDUPE_TTL_SECONDS } from './config/config';
+import { AppConfig, ConfigError, loadConfig, publicUrlWarnings, SAFE_DEDUPE_TTL_SECONDS } from './config/config';
 import { AppLogger, createRootLogger, logFormatFor, serializeError } from './common/logger';
 import { redactUrl } from './common/redact';
+import { loadTlsPair, SecureContextTarget, TlsReloader } from './tls/tls-certificates';
 
 export interface CreateAppOptions {
   role: AppRole;
@@ -17,8 +18,15 @@ export interface CreateAppOptions {
 /** Builds (but does not start) the application of one process role. Tests use it with their own config. */
 export async function createApp({ role, config, logger }: CreateAppOptions): Promise<NestFastifyApplication> {
   const pino = logger ?? rootLogger(config);
+  // HTTPS for the API's listener only: a worker's health and metrics port stays internal, plain HTTP.
+  const tls = role !== 'worker' && config.tls ? { files: config.tls, pair: loadTlsPair(config.tls) } : undefined;
   // No Nest middleware is used: without @fastify/middie, requests skip its hook (~6% of a webhook call's CPU).
-  const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, trustProxy: false, skipMiddie: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+    skipMiddie: true,
+    ...(tls ? { https: { cert: tls.pair.cert, key: tls.pair.key } } : {}),
+  } as ConstructorParameters<typeof FastifyAdapter>[0]);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, role), adapter, {
     logger: new AppLogger(pino),
     bufferLogs: false,
@@ -38,6 +46,20 @@ export async function createApp({ role, config, logger }: CreateAppOptions): Pro
     });
     done();
   });
+  if (tls) {
+    const reloader = new TlsReloader(app.getHttpServer() as unknown as SecureContextTarget, tls.files, pino, tls.pair);
+    reloader.start();
+    fastify.addHook('onClose', (_instance, done) => {
+      reloader.stop();
+      done();
+    });
+    pino.info({
+      msg: 'Serving HTTPS',
+      fingerprint256: tls.pair.fingerprint256,
+      subject: tls.pair.subject,
+      validTo: tls.pair.validTo,
+    });
+  }
   if (role !== 'worker' && config.apiDocs) setupOpenApi(app);
   return app;
 }
@@ -88,6 +110,7 @@ export function loadConfigOrExit(): AppConfig {
           'TOKEN_HASH_KEY and ADMIN_API_KEYS for any real deployment; NODE_ENV=production requires them.',
       );
     }
+    for (const warning of publicUrlWarnings(config)) rootLogger(config).warn(warning);
     if (config.queue.dedupeTtlSeconds < SAFE_DEDUPE_TTL_SECONDS) {
       rootLogger(config).warn(
         `DEDUPE_TTL_SECONDS=${config.queue.dedupeTtlSeconds} is shorter than Telegram's 24 h retry window: an ` +
@@ -116,5 +139,6 @@ export async function runProcess(role: AppRole): Promise<void> {
     return;
   }
   await app.listen({ port, host: config.host });
-  logger.info(`tg-gateway ${role} listening on ${config.host}:${port}`);
+  const scheme = role !== 'worker' && config.tls ? 'https' : 'http';
+  logger.info(`tg-gateway ${role} listening on ${scheme}://${config.host}:${port}`);
 }

@@ -699,6 +699,9 @@ describe('admin API', () => {
         maxConnections: 40,
         allowedUpdates: ['message', 'callback_query'],
         ipAddress: null,
+        hasCustomCertificate: false,
+        certificate: null,
+        expectedIpAddress: null,
       });
       // What Telegram was given is what the webhook accepts.
       const url = new URL(given.url);

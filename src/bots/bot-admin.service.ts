@@ -11,6 +11,7 @@ import { BotRepository } from './bot.repository';
 import { BotRecord } from './bot.types';
 import { BotView, toBotView } from './bot.view';
 import { generateWebhookSecret, TOKEN_SHAPE } from './token-crypto';
+import { parseWebhookCertificate, webhookIpAddressProblem } from './webhook-certificate';
 
 /** Conditional writes of a bot's secrets tried before answering 409 concurrent_change. */
 const WRITE_ATTEMPTS = 3;
@@ -23,6 +24,20 @@ export interface WebhookOptions {
   dropPendingUpdates?: boolean;
   maxConnections?: number;
   allowedUpdates?: string[];
+  /**
+   * A self-signed certificate (PEM) to upload with setWebhook. Kept and sent again by every later setWebhook the
+   * gateway makes (Telegram drops a certificate a call leaves out); null removes it; left out keeps the stored one.
+   */
+  certificate?: string | null;
+  /** Fixed IPv4 address for Telegram to post to; null removes it; left out keeps the stored one. */
+  ipAddress?: string | null;
+}
+
+/** The certificate the gateway uploads with setWebhook (never the key: the gateway is not given one). */
+export interface WebhookCertificateView {
+  fingerprint256: string;
+  subject: string;
+  validTo: string;
 }
 
 export interface WebhookStatus {
@@ -37,6 +52,12 @@ export interface WebhookStatus {
   maxConnections: number | null;
   allowedUpdates: string[] | null;
   ipAddress: string | null;
+  /** Telegram's `has_custom_certificate`: it checks deliveries against an uploaded (self-signed) certificate. */
+  hasCustomCertificate: boolean;
+  /** The certificate the gateway uploads with setWebhook, or null (Telegram then checks a CA-signed one). */
+  certificate: WebhookCertificateView | null;
+  /** The fixed IP address the gateway gives Telegram, or null (Telegram resolves the URL's host). */
+  expectedIpAddress: string | null;
 }
 
 export type SyncState = 'ok' | 'set' | 'would_set' | 'error';
@@ -164,6 +185,7 @@ export class BotAdminService {
         secretToken: this.registry.webhookSecretOf(record),
         maxConnections: info.max_connections,
         allowedUpdates: info.allowed_updates,
+        ...endpointOf(record),
       });
       this.logger.log({ msg: 'Webhook moved to the new token', botId });
     } catch (error) {
@@ -176,16 +198,38 @@ export class BotAdminService {
   }
 
   async setWebhook(ref: string, options: WebhookOptions = {}): Promise<WebhookStatus> {
-    const record = await this.find(ref);
+    // Checked before anything else, so a bad certificate or address changes nothing.
+    const certificate =
+      options.certificate === undefined || options.certificate === null
+        ? options.certificate
+        : parseWebhookCertificate(options.certificate).pem;
+    const ipAddress =
+      options.ipAddress === undefined || options.ipAddress === null ? options.ipAddress : checkIp(options.ipAddress);
+    let record = await this.find(ref);
     const token = this.registry.tokenOf(record);
+    const endpoint = {
+      certificate: certificate === undefined ? record.webhookCertificate : certificate,
+      ipAddress: ipAddress === undefined ? record.webhookIpAddress : ipAddress,
+    };
     await this.telegram.setWebhook(token, {
       url: this.webhookUrl(token, options.url),
       secretToken: this.registry.webhookSecretOf(record),
       dropPendingUpdates: options.dropPendingUpdates,
       maxConnections: options.maxConnections,
       allowedUpdates: options.allowedUpdates,
+      ...endpoint,
     });
-    this.logger.log({ msg: 'Webhook set', botId: record.id });
+    // Stored once Telegram took it, so that later calls (rotation, token change, sync) send the same again.
+    if (endpoint.certificate !== record.webhookCertificate || endpoint.ipAddress !== record.webhookIpAddress) {
+      if (!(await this.bots.setWebhookEndpoint(record.id, endpoint))) throw notFound(ref);
+      record = { ...record, webhookCertificate: endpoint.certificate, webhookIpAddress: endpoint.ipAddress };
+    }
+    this.logger.log({
+      msg: 'Webhook set',
+      botId: record.id,
+      customCertificate: endpoint.certificate !== null,
+      fixedIpAddress: endpoint.ipAddress !== null,
+    });
     return this.webhookStatus(record, token, options.url);
   }
 
@@ -234,6 +278,7 @@ export class BotAdminService {
           secretToken: this.registry.webhookSecretOf(rotated),
           maxConnections: info.max_connections,
           allowedUpdates: info.allowed_updates,
+          ...endpointOf(rotated),
         });
         webhookUpdated = true;
       } catch (error) {
@@ -312,7 +357,11 @@ export class BotAdminService {
           ? 'different URL'
           : refused
             ? 'deliveries refused with 401 (secret drift)'
-            : 'up to date';
+            : record.webhookCertificate && !info.has_custom_certificate
+              ? 'custom certificate missing at Telegram'
+              : record.webhookIpAddress && info.ip_address !== record.webhookIpAddress
+                ? 'different IP address'
+                : 'up to date';
       const base = { bot, pendingUpdates: info.pending_update_count, lastError };
       if (reason === 'up to date') return { ...base, state: 'ok', reason };
       if (options.dryRun) return { ...base, state: 'would_set', reason };
@@ -321,6 +370,7 @@ export class BotAdminService {
         secretToken: this.registry.webhookSecretOf(record),
         maxConnections: info.max_connections,
         allowedUpdates: info.allowed_updates,
+        ...endpointOf(record),
       });
       return { ...base, state: 'set', reason };
     } catch (error) {
@@ -332,10 +382,11 @@ export class BotAdminService {
   private async webhookStatus(record: BotRecord, token: string, baseUrl?: string): Promise<WebhookStatus> {
     const info: WebhookInfo = await this.telegram.getWebhookInfo(token);
     const expected = this.webhookUrl(token, baseUrl);
+    const certificate = record.webhookCertificate ? certificateView(record.webhookCertificate) : null;
     return {
       url: redactSecrets((info.url ?? '').split(token).join('<redacted>')),
       expectedUrl: redactSecrets(expected.split(token).join('<redacted>')),
-      matchesExpected: info.url === expected,
+      matchesExpected: info.url === expected && (certificate === null || info.has_custom_certificate),
       pendingUpdateCount: info.pending_update_count,
       lastErrorDate: info.last_error_date ? new Date(info.last_error_date * 1000).toISOString() : null,
       lastErrorMessage: info.last_error_message ? redactSecrets(info.last_error_message) : null,
@@ -345,6 +396,9 @@ export class BotAdminService {
       maxConnections: info.max_connections ?? null,
       allowedUpdates: info.allowed_updates ?? null,
       ipAddress: info.ip_address ?? null,
+      hasCustomCertificate: info.has_custom_certificate,
+      certificate,
+      expectedIpAddress: record.webhookIpAddress,
     };
   }
 
@@ -369,6 +423,23 @@ function checkTokenShape(token: string): string {
     );
   }
   return trimmed;
+}
+
+/** What every setWebhook of the gateway sends for this bot beyond URL and secret. */
+function endpointOf(record: BotRecord): { certificate: string | null; ipAddress: string | null } {
+  return { certificate: record.webhookCertificate, ipAddress: record.webhookIpAddress };
+}
+
+function certificateView(pem: string): WebhookCertificateView {
+  // A stored certificate may have expired since; it is still shown, with its date.
+  const { fingerprint256, subject, validTo } = parseWebhookCertificate(pem, new Date(0));
+  return { fingerprint256, subject, validTo };
+}
+
+function checkIp(value: string): string {
+  const problem = webhookIpAddressProblem(value);
+  if (problem) throw new BadRequestError(`ipAddress ${problem}`, 'invalid_ip_address');
+  return value.trim();
 }
 
 function notFound(ref: string): NotFoundError {

@@ -148,6 +148,17 @@ export class BotRepository {
     });
   }
 
+  /** What setWebhook is given beyond the URL and the secret (certificate, fixed IP address). */
+  async setWebhookEndpoint(
+    id: string,
+    endpoint: { certificate: string | null; ipAddress: string | null },
+  ): Promise<boolean> {
+    return this.run(async () => {
+      const data = { webhookCertificate: endpoint.certificate, webhookIpAddress: endpoint.ipAddress };
+      return (await this.prisma.bot.updateMany({ where: { id }, data })).count > 0;
+    });
+  }
+
   async delete(id: string): Promise<boolean> {
     return this.run(async () => (await this.prisma.bot.deleteMany({ where: { id } })).count > 0);
   }
@@ -266,6 +277,8 @@ function toRecord(row: BotRow | null): BotRecord | null {
     previousSecretCiphertext: row.previousSecretCiphertext,
     previousSecretExpiresAt: row.previousSecretExpiresAt,
     secretsVersion: row.secretsVersion,
+    webhookCertificate: row.webhookCertificate,
+    webhookIpAddress: row.webhookIpAddress,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

@@ -18,6 +18,10 @@ export interface BotRecord {
   previousSecretExpiresAt: Date | null;
   /** Bumped by every write of the ciphertexts; such writes are conditional on the version read. */
   secretsVersion: number;
+  /** Self-signed certificate (PEM) sent with every setWebhook, or null. */
+  webhookCertificate: string | null;
+  /** Fixed IPv4 address given to Telegram with every setWebhook, or null. */
+  webhookIpAddress: string | null;
   createdAt: Date;
   updatedAt: Date;
 }

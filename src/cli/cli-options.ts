@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { webhookIpAddressProblem } from '../bots/webhook-certificate';
 import { webhookBaseUrlProblem } from '../bots/webhook-url';
 
 /**
@@ -49,4 +51,20 @@ export function parseName(value: string): string {
     throw new InvalidArgumentError('Expected a name of 1 to 100 characters.');
   }
   return trimmed;
+}
+
+/** The text of a PEM file (its content is checked by the service, which never quotes it back). */
+export function parseCertificateFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new InvalidArgumentError(`Cannot read the file (${code}).`);
+  }
+}
+
+export function parseIpAddress(value: string): string {
+  const problem = webhookIpAddressProblem(value);
+  if (problem) throw new InvalidArgumentError(`The address ${problem}.`);
+  return value.trim();
 }

@@ -67,6 +67,14 @@ export function formatWebhookStatus(status: WebhookStatus): string {
     ['max connections', status.maxConnections === null ? '(default)' : String(status.maxConnections)],
     ['allowed updates', status.allowedUpdates?.length ? status.allowedUpdates.join(',') : '(default)'],
     ['ip address', status.ipAddress ?? '-'],
+    ['fixed ip address', status.expectedIpAddress ?? '(none: Telegram resolves the host)'],
+    ['custom certificate', yesNo(status.hasCustomCertificate)],
+    [
+      'certificate',
+      status.certificate
+        ? `${status.certificate.subject}, valid to ${status.certificate.validTo}, SHA-256 ${status.certificate.fingerprint256}`
+        : '(none uploaded)',
+    ],
   ]);
 }
 

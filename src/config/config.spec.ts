@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, SAFE_DEDUPE_TTL_SECONDS, TELEGRAM_IP_RANGES } from './config';
+import { ConfigError, loadConfig, publicUrlWarnings, SAFE_DEDUPE_TTL_SECONDS, TELEGRAM_IP_RANGES } from './config';
 
 const key = () => randomBytes(32).toString('base64');
 const keys = () => ({
@@ -120,3 +120,35 @@ describe('loadConfig', () => {
     );
   });
 });
+
+describe('TLS settings and PUBLIC_URL', () => {
+  it('takes both TLS files or neither, with a reload interval', () => {
+    expect(loadConfig({ ...keys() }).tls).toBeUndefined();
+    const tls = loadConfig({ ...keys(), TLS_CERT_FILE: '/etc/tls/c.pem', TLS_KEY_FILE: '/etc/tls/k.pem' }).tls;
+    expect(tls).toEqual({ certFile: '/etc/tls/c.pem', keyFile: '/etc/tls/k.pem', reloadIntervalMs: 60_000 });
+    expect(problemsOf({ ...keys(), TLS_CERT_FILE: '/etc/tls/c.pem' })).toEqual([
+      'TLS_CERT_FILE and TLS_KEY_FILE go together: set both to serve HTTPS, or neither (only TLS_CERT_FILE is set)',
+    ]);
+    expect(problemsOf({ ...keys(), TLS_RELOAD_INTERVAL_MS: '5' }).join()).toContain('TLS_RELOAD_INTERVAL_MS');
+  });
+
+  it("warns when Telegram would refuse PUBLIC_URL's port or scheme", () => {
+    const warn = (env: Record<string, string>) => publicUrlWarnings(loadConfig({ ...keys(), ...env }));
+    for (const url of ['https://gw.example.com', 'https://gw.example.com:8443', 'https://gw.example.com:88']) {
+      expect(warn({ PUBLIC_URL: url })).toEqual([]);
+    }
+    expect(warn({ PUBLIC_URL: 'https://gw.example.com:3000' })).toEqual([
+      expect.stringMatching(/^PUBLIC_URL has port 3000, but Telegram posts webhooks to ports 443, 80, 88, 8443 only/),
+    ]);
+    expect(warn({ NODE_ENV: 'production', PUBLIC_URL: 'http://gw.example.com', ...productionBasics() })).toEqual([
+      expect.stringMatching(/^PUBLIC_URL is not https/),
+    ]);
+    // The development default is not meant for Telegram; a local Bot API server takes any port and plain HTTP.
+    expect(warn({})).toEqual([]);
+    expect(warn({ PUBLIC_URL: 'https://gw.example.com:3000', TELEGRAM_API_ROOT: 'http://127.0.0.1:8081' })).toEqual([]);
+  });
+});
+
+function productionBasics(): Record<string, string> {
+  return { DATABASE_URL: 'postgresql://db/tg', REDIS_URL: 'redis://redis:6379' };
+}

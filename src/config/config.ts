@@ -28,6 +28,13 @@ export interface AppConfig {
   redisAllowEviction: boolean;
   telegramApiRoot: string;
   publicUrl: string;
+  /** HTTPS served by the gateway itself (API process); absent: plain HTTP (behind a reverse proxy or a tunnel). */
+  tls?: {
+    certFile: string;
+    keyFile: string;
+    /** How often the files' modification times are checked; a change loads the new pair without a restart. */
+    reloadIntervalMs: number;
+  };
   adminApiKeys: string[];
   /** Keyring for tokens and webhook secrets; the first key is the primary one, used for new writes. */
   encryptionKeys: EncryptionKey[];
@@ -92,6 +99,9 @@ export interface AppConfig {
   /** True when this load generated the development keys (the file did not exist yet). */
   devKeysCreated?: boolean;
 }
+
+/** The only ports Telegram's Bot API posts webhooks to (a local Bot API server allows any). */
+export const TELEGRAM_WEBHOOK_PORTS = [443, 80, 88, 8443];
 
 /** Telegram's published webhook source ranges (https://core.telegram.org/bots/webhooks). */
 export const TELEGRAM_IP_RANGES = ['149.154.160.0/20', '91.108.4.0/22'];
@@ -302,6 +312,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     redisAllowEviction: r.oneOf('REDIS_ALLOW_EVICTION', ['true', 'false'], 'false') === 'true',
     telegramApiRoot: r.url('TELEGRAM_API_ROOT', 'https://api.telegram.org', ['http:', 'https:']),
     publicUrl: r.url('PUBLIC_URL', production ? undefined : `http://localhost:${port}`, ['http:', 'https:']),
+    tls: parseTls(r),
     adminApiKeys,
     encryptionKeys,
     tokenHashKey: tokenHashKey ?? Buffer.alloc(0),
@@ -375,6 +386,51 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+function parseTls(r: Reader): AppConfig['tls'] {
+  const certFile = r.raw('TLS_CERT_FILE');
+  const keyFile = r.raw('TLS_KEY_FILE');
+  const reloadIntervalMs = r.int('TLS_RELOAD_INTERVAL_MS', 60_000, 100, 24 * 3600_000);
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) {
+    r.problems.push(
+      `TLS_CERT_FILE and TLS_KEY_FILE go together: set both to serve HTTPS, or neither (only ${certFile ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE'} is set)`,
+    );
+    return undefined;
+  }
+  return { certFile: resolve(certFile), keyFile: resolve(keyFile), reloadIntervalMs };
+}
+
+/**
+ * Why Telegram would refuse or never reach PUBLIC_URL, as warnings for the start log (not errors: a local Bot API
+ * server accepts any port and plain HTTP, and a process that only runs workers never receives a webhook).
+ */
+export function publicUrlWarnings(config: AppConfig): string[] {
+  if (!isOfficialBotApi(config.telegramApiRoot)) return [];
+  const url = new URL(config.publicUrl);
+  // The development default (http://localhost:<PORT>) is not meant for Telegram; a tunnel's URL is https.
+  if (url.protocol !== 'https:' && config.nodeEnv !== 'production' && !config.tls) return [];
+  const warnings: string[] = [];
+  if (url.protocol !== 'https:') {
+    warnings.push(`PUBLIC_URL is not https: Telegram posts webhooks over HTTPS only, so setWebhook will be refused`);
+  }
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  if (!TELEGRAM_WEBHOOK_PORTS.includes(port)) {
+    warnings.push(
+      `PUBLIC_URL has port ${port}, but Telegram posts webhooks to ports ${TELEGRAM_WEBHOOK_PORTS.join(', ')} only: ` +
+        'setWebhook will be refused. Put a reverse proxy or a port mapping on one of them in front of PORT',
+    );
+  }
+  return warnings;
+}
+
+function isOfficialBotApi(apiRoot: string): boolean {
+  try {
+    return new URL(apiRoot).hostname.toLowerCase() === 'api.telegram.org';
+  } catch {
+    return false;
+  }
 }
 
 function isClearTextToAnotherHost(url: string): boolean {

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Api, GrammyError, HttpError } from 'grammy';
+import { Api, GrammyError, HttpError, InputFile } from 'grammy';
 import type { UserFromGetMe, WebhookInfo } from 'grammy/types';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
@@ -12,6 +12,10 @@ export interface SetWebhookOptions {
   dropPendingUpdates?: boolean;
   maxConnections?: number;
   allowedUpdates?: string[];
+  /** A self-signed certificate (PEM), uploaded as a file: the call then goes as multipart/form-data. */
+  certificate?: string | null;
+  /** Fixed IPv4 address Telegram posts to instead of resolving the URL's host. */
+  ipAddress?: string | null;
 }
 
 /** Timeout of an operator's call to Telegram: long enough for a slow answer, short enough for a CLI. */
@@ -36,6 +40,11 @@ export class TelegramService {
         drop_pending_updates: options.dropPendingUpdates,
         max_connections: options.maxConnections,
         allowed_updates: options.allowedUpdates as never,
+        // An InputFile makes grammY send multipart/form-data; Telegram ignores a certificate sent as a plain string.
+        certificate: options.certificate
+          ? new InputFile(Buffer.from(options.certificate), 'certificate.pem')
+          : undefined,
+        ip_address: options.ipAddress ?? undefined,
       }),
     );
   }

@@ -1,9 +1,16 @@
-import Fastify, { FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import Fastify, { FastifyInstance, FastifyRequest } from 'fastify';
+import { X509Certificate } from 'node:crypto';
+import { isIPv4 } from 'node:net';
 
 export interface TelegramCall {
   token: string;
   method: string;
   params: Record<string, any>;
+  /** Files of a multipart call (Bot API InputFile), by field name. */
+  files: Record<string, { filename: string; content: Buffer }>;
+  /** The request's Content-Type without parameters (`application/json`, `multipart/form-data`, …). */
+  contentType: string;
   at: number;
 }
 
@@ -56,13 +63,15 @@ export class FakeTelegram {
       { parseAs: 'string' },
       (_req, body: string, done) => done(null, Object.fromEntries(new URLSearchParams(body))),
     );
+    await server.register(multipart, { limits: { fileSize: 10 * 1024 * 1024 } });
     const self: { fake?: FakeTelegram } = {};
     server.all('/bot:token/:method', async (request, reply) => {
       const { token, method } = request.params as { token: string; method: string };
-      const params = (request.body ?? {}) as Record<string, any>;
+      const { params, files } = await readParams(request);
       const delay = self.fake!.delays.get(method);
       if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
-      const answer = self.fake!.answer(token, method, params);
+      const contentType = (request.headers['content-type'] ?? '').split(';')[0].trim();
+      const answer = self.fake!.answer(token, method, params, files, contentType);
       if (answer === 'network') {
         request.raw.socket.destroy();
         return reply;
@@ -129,8 +138,14 @@ export class FakeTelegram {
     await this.server.close();
   }
 
-  private answer(token: string, method: string, params: Record<string, any>): Scripted {
-    this.calls.push({ token, method, params, at: Date.now() });
+  private answer(
+    token: string,
+    method: string,
+    params: Record<string, any>,
+    files: TelegramCall['files'],
+    contentType: string,
+  ): Scripted {
+    this.calls.push({ token, method, params, files, contentType, at: Date.now() });
     const bot = this.bots.get(token);
     if (!bot) return FakeTelegram.error(401, 'Unauthorized');
     const always = this.alwaysFail.get(token);
@@ -156,9 +171,14 @@ export class FakeTelegram {
         }
         return ok(ids.map(() => ({ message_id: this.messageId++ })));
       }
-      case 'setWebhook':
-        this.webhooks.set(bot.id, { ...params });
+      case 'setWebhook': {
+        const refused = checkSetWebhook(params, files);
+        if (refused) return FakeTelegram.error(400, `Bad Request: ${refused}`);
+        // Like Telegram: only an uploaded file counts as a certificate, and a call without one drops the old one.
+        const certificate = files.certificate?.content.toString('utf8');
+        this.webhooks.set(bot.id, { ...params, ...(certificate ? { certificate } : {}) });
         return ok(true);
+      }
       case 'deleteWebhook':
         this.webhooks.delete(bot.id);
         return ok(true);
@@ -166,8 +186,9 @@ export class FakeTelegram {
         const hook = this.webhooks.get(bot.id);
         return ok({
           url: hook?.url ?? '',
-          has_custom_certificate: false,
+          has_custom_certificate: hook?.certificate !== undefined,
           pending_update_count: 0,
+          ...(hook?.ip_address ? { ip_address: hook.ip_address } : {}),
           ...(hook?.max_connections ? { max_connections: hook.max_connections } : {}),
           ...(hook?.allowed_updates ? { allowed_updates: hook.allowed_updates } : {}),
         });
@@ -182,6 +203,87 @@ export class FakeTelegram {
     const bot = this.bots.get(token);
     return bot && this.webhooks.get(bot.id);
   }
+}
+
+/** Parameters as JSON, a form, or multipart/form-data (where every field is a string, JSON for arrays). */
+async function readParams(
+  request: FastifyRequest,
+): Promise<{ params: Record<string, any>; files: TelegramCall['files'] }> {
+  const files: TelegramCall['files'] = {};
+  if (!request.isMultipart()) return { params: (request.body ?? {}) as Record<string, any>, files };
+  const params: Record<string, any> = {};
+  for await (const part of request.parts()) {
+    if (part.type === 'file') {
+      files[part.fieldname] = { filename: part.filename, content: await part.toBuffer() };
+    } else {
+      const value = String(part.value);
+      params[part.fieldname] = /^(\[.*\]|\{.*\}|true|false|\d{1,9})$/s.test(value) ? JSON.parse(value) : value;
+    }
+  }
+  // A file parameter may name another part (`certificate=attach://<part>`, what grammY sends): Telegram reads it as
+  // that file. A plain string is not a file, and Telegram ignores it as a certificate.
+  for (const [name, value] of Object.entries(params)) {
+    const attached = typeof value === 'string' && value.startsWith('attach://') ? files[value.slice(9)] : undefined;
+    if (!attached) continue;
+    files[name] = attached;
+    delete files[(value as string).slice(9)];
+    delete params[name];
+  }
+  return { params, files };
+}
+
+/** Telegram's MAX_CERTIFICATE_FILE_SIZE in the Bot API server. */
+const MAX_CERTIFICATE_FILE_SIZE = 3 << 20;
+
+/** What Telegram's Bot API server refuses in setWebhook (its words), or null. */
+function checkSetWebhook(params: Record<string, any>, files: TelegramCall['files']): string | null {
+  let url: URL;
+  try {
+    url = new URL(String(params.url ?? ''));
+  } catch {
+    return 'bad webhook: Failed to resolve host: Name or service not known';
+  }
+  if (url.protocol !== 'https:') return 'bad webhook: An HTTPS URL must be provided for webhook';
+  if (!['', '80', '88', '443', '8443'].includes(url.port)) {
+    return 'bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443';
+  }
+  if (params.secret_token !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(String(params.secret_token))) {
+    return 'secret token contains unallowed characters';
+  }
+  const certificate = files.certificate?.content;
+  if (certificate) {
+    if (certificate.length > MAX_CERTIFICATE_FILE_SIZE)
+      return `Certificate size is too big (${certificate.length} bytes)`;
+    try {
+      new X509Certificate(certificate);
+    } catch {
+      return 'bad webhook: Failed to set custom certificate file';
+    }
+  }
+  if (params.ip_address !== undefined && params.ip_address !== '') {
+    const ip = String(params.ip_address);
+    if (!isIPv4(ip)) return 'bad webhook: Invalid IP address specified';
+    if (isReservedIpv4(ip)) return `bad webhook: IP address ${ip} is reserved`;
+  }
+  return null;
+}
+
+function isReservedIpv4(ip: string): boolean {
+  const [a, b, c] = ip.split('.').map(Number);
+  return (
+    a === 0 ||
+    a === 10 ||
+    a === 127 ||
+    a >= 224 ||
+    (a === 100 && b >= 64 && b < 128) ||
+    (a === 169 && b === 254) ||
+    (a === 172 && b >= 16 && b < 32) ||
+    (a === 192 && b === 168) ||
+    (a === 192 && b === 0 && (c === 0 || c === 2)) ||
+    (a === 198 && (b === 18 || b === 19)) ||
+    (a === 198 && b === 51 && c === 100) ||
+    (a === 203 && b === 0 && c === 113)
+  );
 }
 
 function now(): number {

@@ -89,7 +89,8 @@ export class Harness {
     const address = app.getHttpServer().address() as { port: number };
     const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
     redis.on('error', () => undefined);
-    return new Harness(app, config, telegram, `http://127.0.0.1:${address.port}`, redis, !options.telegram, logs);
+    const scheme = config.tls && options.role !== 'worker' ? 'https' : 'http';
+    return new Harness(app, config, telegram, `${scheme}://127.0.0.1:${address.port}`, redis, !options.telegram, logs);
   }
 
   /** Updates waiting in conversation mailboxes (a running one included), optionally of one bot. */

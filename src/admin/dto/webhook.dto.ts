@@ -1,6 +1,18 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray, IsBoolean, IsInt, IsString, ValidateBy, Max, MaxLength, Min } from 'class-validator';
-import { WebhookStatus } from '../../bots/bot-admin.service';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsInt,
+  IsString,
+  ValidateBy,
+  ValidateIf,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import { WebhookCertificateView, WebhookStatus } from '../../bots/bot-admin.service';
+import { MAX_CERTIFICATE_BYTES, webhookIpAddressProblem } from '../../bots/webhook-certificate';
 import { webhookBaseUrlProblem } from '../../bots/webhook-url';
 import { BotDto } from './bot.dto';
 import { Omittable } from './validation';
@@ -50,6 +62,49 @@ export class SetWebhookDto {
     },
   })
   url?: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    example: '-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n',
+    description:
+      'A self-signed certificate (PEM text) for Telegram to check the gateway against; uploaded as a file ' +
+      '(multipart). Kept and sent again by every later setWebhook of the gateway; null removes it; left out keeps ' +
+      'the one set before. Never the private key.',
+  })
+  @MaxLength(MAX_CERTIFICATE_BYTES)
+  @IsString()
+  @ValidateIf((_object: object, value: unknown) => value !== undefined && value !== null)
+  certificate?: string | null;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    example: '203.0.113.10',
+    description:
+      "Fixed IPv4 address Telegram posts to instead of resolving the URL's host; kept like the certificate; null " +
+      'removes it',
+  })
+  @ValidateBy({
+    name: 'isWebhookIpAddress',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && webhookIpAddressProblem(value) === null,
+      defaultMessage: (args) => `${args?.property ?? 'ipAddress'} ${webhookIpAddressProblem('')}`,
+    },
+  })
+  @ValidateIf((_object: object, value: unknown) => value !== undefined && value !== null)
+  ipAddress?: string | null;
+}
+
+export class WebhookCertificateDto implements WebhookCertificateView {
+  @ApiProperty({ example: '3A:0F:…:C2', description: 'SHA-256 fingerprint of the uploaded certificate' })
+  fingerprint256!: string;
+
+  @ApiProperty({ example: 'CN=gateway.example.com' })
+  subject!: string;
+
+  @ApiProperty({ format: 'date-time', example: '2027-12-07T00:00:00.000Z' })
+  validTo!: string;
 }
 
 export class DeleteWebhookDto {
@@ -90,8 +145,29 @@ export class WebhookStatusDto implements WebhookStatus {
   @ApiProperty({ type: [String], nullable: true, example: ['message', 'callback_query'] })
   allowedUpdates!: string[] | null;
 
-  @ApiProperty({ type: String, nullable: true, example: '203.0.113.10' })
+  @ApiProperty({ type: String, nullable: true, example: '203.0.113.10', description: 'The IP address Telegram uses' })
   ipAddress!: string | null;
+
+  @ApiProperty({
+    example: false,
+    description: "Telegram's has_custom_certificate: it checks the gateway against an uploaded certificate",
+  })
+  hasCustomCertificate!: boolean;
+
+  @ApiProperty({
+    type: WebhookCertificateDto,
+    nullable: true,
+    description: 'The certificate the gateway uploads with setWebhook (null: none, Telegram checks a CA-signed one)',
+  })
+  certificate!: WebhookCertificateDto | null;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: null,
+    description: 'The fixed IP address the gateway gives Telegram (null: Telegram resolves the host)',
+  })
+  expectedIpAddress!: string | null;
 }
 
 export class RotateSecretResultDto {

@@ -1,7 +1,8 @@
 import { Command, Help, Option } from 'nest-commander';
 import { BotAdminService } from '../../bots/bot-admin.service';
 import { BOT_ID_HELP, CliCommand } from '../cli-command';
-import { parseBaseUrl, parseInteger, parseUpdateTypes } from '../cli-options';
+import { UsageError } from '../cli-errors';
+import { parseBaseUrl, parseCertificateFile, parseInteger, parseIpAddress, parseUpdateTypes } from '../cli-options';
 import { botLabel, formatWebhookStatus, print, printJson, wrap } from '../cli-output';
 
 interface SetWebhookFlags {
@@ -9,6 +10,10 @@ interface SetWebhookFlags {
   dropPendingUpdates?: boolean;
   maxConnections?: number;
   allowedUpdates?: string[];
+  certificate?: string;
+  removeCertificate?: boolean;
+  ipAddress?: string;
+  removeIpAddress?: boolean;
 }
 
 @Command({
@@ -23,11 +28,19 @@ export class SetWebhookCommand extends CliCommand {
   }
 
   async run([botId]: string[], flags: SetWebhookFlags): Promise<void> {
+    if (flags.certificate !== undefined && flags.removeCertificate) {
+      throw new UsageError('--certificate and --remove-certificate exclude each other');
+    }
+    if (flags.ipAddress !== undefined && flags.removeIpAddress) {
+      throw new UsageError('--ip-address and --remove-ip-address exclude each other');
+    }
     const status = await this.admin.setWebhook(botId, {
       url: flags.url,
       dropPendingUpdates: flags.dropPendingUpdates,
       maxConnections: flags.maxConnections,
       allowedUpdates: flags.allowedUpdates,
+      certificate: flags.removeCertificate ? null : flags.certificate,
+      ipAddress: flags.removeIpAddress ? null : flags.ipAddress,
     });
     print(`Webhook set for ${botId}`);
     print(formatWebhookStatus(status));
@@ -38,7 +51,9 @@ export class SetWebhookCommand extends CliCommand {
     return wrap(
       '\nTelegram is given <url>/webhook/<token> and the secret_token the gateway checks on every delivery. ' +
         'Without --max-connections Telegram uses its default (40); without --allowed-updates it keeps the ' +
-        'previous setting.',
+        'previous setting.\n--certificate uploads a self-signed certificate (the PEM file of the certificate, never ' +
+        'the key); the gateway keeps it and sends it again with every later setWebhook (secret rotation, new token, ' +
+        'sync-webhooks) until --remove-certificate. --ip-address works the same way.',
     );
   }
 
@@ -55,6 +70,29 @@ export class SetWebhookCommand extends CliCommand {
   @Option({ flags: '--max-connections <n>', description: 'simultaneous HTTPS connections Telegram may open, 1-100' })
   parseMaxConnections(value: string): number {
     return parseInteger(value, 1, 100);
+  }
+
+  @Option({
+    flags: '--certificate <file>',
+    description: 'upload this self-signed certificate (PEM) with setWebhook; kept for later calls',
+  })
+  parseCertificate(value: string): string {
+    return parseCertificateFile(value);
+  }
+
+  @Option({ flags: '--remove-certificate', description: 'stop uploading a certificate (Telegram then needs a CA one)' })
+  parseRemoveCertificate(): boolean {
+    return true;
+  }
+
+  @Option({ flags: '--ip-address <ipv4>', description: "fixed IPv4 address for Telegram instead of the host's DNS" })
+  parseIpAddress(value: string): string {
+    return parseIpAddress(value);
+  }
+
+  @Option({ flags: '--remove-ip-address', description: 'let Telegram resolve the host again' })
+  parseRemoveIpAddress(): boolean {
+    return true;
   }
 
   @Option({

@@ -159,6 +159,9 @@ describe('migrate', () => {
       ['updated_at', 'timestamptz', 'NO'],
       ['username_lower', 'text', 'NO'],
       ['secrets_version', 'int4', 'NO'],
+      ['webhook_certificate', 'text', 'YES'],
+      ['webhook_ip_address', 'text', 'YES'],
+      ['albums', 'bool', 'NO'],
     ]);
     const byName = Object.fromEntries(columns.map((c) => [c.column_name, c]));
     expect(byName.created_at.datetime_precision).toBe(3);
