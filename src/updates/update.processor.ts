@@ -12,6 +12,7 @@ import { GatewayContext } from '../handlers/context';
 import { RedisConnections } from '../infra/redis/redis.module';
 import { MetricsService } from '../metrics/metrics.service';
 import { createTelegramFetch } from '../telegram/telegram-fetch';
+import { updateKindLabel } from '../telegram/update-kinds';
 import { createDispatcher } from './dispatcher';
 import { LegacyQueueMigration } from './legacy-migration';
 import { FloodWaitError, LeaseLostError, leaseGuards } from './lease-guard';
@@ -336,7 +337,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
       if (!(await this.mayStart(held))) return 'stop';
       const failure = await this.attempt(held, entry);
       if (!failure) {
-        this.metrics.updatesProcessed.inc({ kind: updateKind(entry.update) });
+        this.metrics.updatesProcessed.inc({ kind: updateKindLabel(updateKind(entry.update)) });
         return this.finish(held, raw, entry, null);
       }
       // This worker could no longer act for the conversation mid-update (cut off from Redis, or shutting down): run
