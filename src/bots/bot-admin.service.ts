@@ -6,6 +6,7 @@ import { AppError, BadRequestError, ConflictError, NotFoundError, UnprocessableE
 import { redactSecrets } from '../common/redact';
 import { isUniqueViolation } from '../infra/database/prisma.service';
 import { TelegramService } from '../telegram/telegram.service';
+import { unknownUpdateKinds, unknownUpdateKindsMessage } from '../telegram/update-kinds';
 import { BotRegistryService } from './bot-registry.service';
 import { BotRepository } from './bot.repository';
 import { BotRecord } from './bot.types';
@@ -176,6 +177,10 @@ export class BotAdminService {
   }
 
   async setWebhook(ref: string, options: WebhookOptions = {}): Promise<WebhookStatus> {
+    const unknown = unknownUpdateKinds(options.allowedUpdates ?? []);
+    if (unknown.length > 0) {
+      throw new BadRequestError(`allowedUpdates: ${unknownUpdateKindsMessage(unknown)}`, 'invalid_allowed_updates');
+    }
     const record = await this.find(ref);
     const token = this.registry.tokenOf(record);
     await this.telegram.setWebhook(token, {

@@ -39,9 +39,16 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly updatesReceived = new Counter({
+    name: 'tg_gateway_updates_received_total',
+    help: 'Updates the webhook stored (duplicates excluded), by update kind; kinds the gateway does not know: "other"',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   readonly updatesProcessed = new Counter({
     name: 'tg_gateway_updates_processed_total',
-    help: 'Updates the dispatcher handled successfully, by update kind',
+    help: 'Updates the dispatcher handled successfully, by update kind; kinds the gateway does not know: "other"',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });

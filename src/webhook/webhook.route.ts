@@ -8,6 +8,8 @@ import { ForbiddenError, UnsupportedMediaTypeError } from '../common/errors';
 import { toErrorResponse } from '../common/error-response';
 import { serializeError } from '../common/logger';
 import { MetricsService, WebhookOutcome } from '../metrics/metrics.service';
+import { updateKindLabel } from '../telegram/update-kinds';
+import { updateKind } from '../updates/update-queue';
 import { IpAllowlist } from './ip-allowlist';
 import { WebhookService } from './webhook.service';
 
@@ -75,6 +77,9 @@ export class WebhookRoute implements OnModuleInit {
   private async handle(request: WebhookRequest, reply: FastifyReply): Promise<void> {
     const result = await this.webhook.accept(this.bots.get(request)!, request.body);
     this.metrics.webhookRequests.inc({ outcome: result });
+    if (result === 'accepted') {
+      this.metrics.updatesReceived.inc({ kind: updateKindLabel(updateKind(request.body as object)) });
+    }
     // An empty body: a body with a `method` field would make Telegram run it as a Bot API call.
     await reply.code(200).send();
   }
