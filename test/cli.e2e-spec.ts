@@ -387,7 +387,7 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
         const total = (await botRows()).length;
         expect(tableRun.code).toBe(0);
         const lines = tableRun.stdout.trimEnd().split('\n');
-        expect(lines[0]).toMatch(/^ID\s+TELEGRAM ID\s+USERNAME\s+NAME\s+ENABLED$/);
+        expect(lines[0]).toMatch(/^ID\s+TELEGRAM ID\s+USERNAME\s+NAME\s+ENABLED\s+TOKEN$/);
         expect(lines).toHaveLength(total + 2);
         expect(lines[lines.length - 1]).toBe(`${total} bots`);
         expect(tableRun.stdout).toMatch(

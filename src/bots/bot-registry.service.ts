@@ -191,6 +191,21 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
     return this.keyring.primaryKeyId;
   }
 
+  /**
+   * Marks the bot revoked because Telegram rejected `token` (401), unless its token changed meanwhile; every process
+   * then refuses its webhook and holds its updates until the token is replaced. True when this call marked it.
+   */
+  async markRevoked(botId: string, token: string): Promise<boolean> {
+    const hash = this.tokenHash(token);
+    if (!(await this.bots.markRevoked(botId, hash))) return false;
+    this.logger.warn({
+      msg: 'Telegram rejects the bot token (401): bot marked revoked; its updates wait until the token is replaced',
+      botId,
+    });
+    await this.announce(botId, [hash.toString('base64')]);
+    return true;
+  }
+
   /** Tells every process that a bot changed (after an update or a delete). */
   async announce(botId: string, tokenHashes?: string[]): Promise<void> {
     await this.changes.publish({ botId, tokenHashes: tokenHashes ?? [] });
@@ -275,7 +290,13 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
       const previous = this.keyring.decrypt(record.previousSecretCiphertext, 'webhook-secret', record.id);
       secrets.push({ value: ownBuffer(previous), expiresAt: record.previousSecretExpiresAt.getTime() });
     }
-    return { id: record.id, version: record.updatedAt.getTime(), enabled: record.enabled, secrets };
+    return {
+      id: record.id,
+      version: record.updatedAt.getTime(),
+      enabled: record.enabled,
+      revoked: record.revokedAt !== null,
+      secrets,
+    };
   }
 
   private toWorkerBot(record: BotRecord): WorkerBot {
@@ -283,6 +304,7 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
       id: record.id,
       version: record.updatedAt.getTime(),
       enabled: record.enabled,
+      revoked: record.revokedAt !== null,
       token: this.tokenOf(record),
       botInfo: record.botInfo,
     };

@@ -16,6 +16,11 @@ export interface BotRecord {
   previousSecretExpiresAt: Date | null;
   /** Bumped by every write of the ciphertexts; such writes are conditional on the version read. */
   secretsVersion: number;
+  /** When Telegram rejected the token (401); null while it works. Cleared by a token replacement. */
+  revokedAt: Date | null;
+  /** What set-webhook last asked for; null when not given (Telegram's default or previous setting stands). */
+  webhookMaxConnections: number | null;
+  webhookAllowedUpdates: string[] | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -26,6 +31,8 @@ export interface IngressBot {
   /** The row's `updated_at` (ms) when it was read: caches compare it with the registry's. */
   version: number;
   enabled: boolean;
+  /** Telegram rejected the token: refused like a disabled bot until the token is replaced. */
+  revoked: boolean;
   /** The accepted webhook secrets (UTF-8), compared in constant time. */
   secrets: { value: Buffer; expiresAt: number | null }[];
 }
@@ -35,6 +42,8 @@ export interface WorkerBot {
   id: string;
   version: number;
   enabled: boolean;
+  /** Telegram rejected the token: its updates wait, like a disabled bot's, until the token is replaced. */
+  revoked: boolean;
   token: string;
   botInfo: UserFromGetMe;
 }

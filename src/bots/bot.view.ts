@@ -9,6 +9,9 @@ export interface BotView {
   name: string;
   firstName: string;
   enabled: boolean;
+  /** Telegram rejected the token (401): nothing is processed until the token is replaced. */
+  revoked: boolean;
+  revokedAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -21,6 +24,8 @@ export function toBotView(record: BotRecord): BotView {
     name: record.name ?? record.firstName,
     firstName: record.firstName,
     enabled: record.enabled,
+    revoked: record.revokedAt !== null,
+    revokedAt: record.revokedAt?.toISOString() ?? null,
     createdAt: record.createdAt.toISOString(),
     updatedAt: record.updatedAt.toISOString(),
   };

@@ -48,6 +48,10 @@ export function formatBot(bot: BotView): string {
     ['username', `@${bot.username}`],
     ['name', bot.name],
     ['enabled', yesNo(bot.enabled)],
+    [
+      'token',
+      bot.revoked ? `revoked (rejected by Telegram at ${bot.revokedAt}; replace it: bots replace-token)` : 'ok',
+    ],
     ['created', bot.createdAt],
     ['updated', bot.updatedAt],
   ]);

@@ -8,6 +8,7 @@ export type WebhookOutcome =
   | 'duplicate'
   | 'unknown_bot'
   | 'disabled_bot'
+  | 'revoked_bot'
   | 'bad_secret'
   | 'bad_request'
   | 'unsupported_media_type'
@@ -70,6 +71,19 @@ export class MetricsService {
   readonly pausedBots = new Gauge({
     name: 'tg_gateway_bots_in_flood_wait',
     help: "Bots whose updates wait for the end of Telegram's flood control (429 retry_after); read when scraped",
+    registers: [this.registry],
+  });
+
+  readonly revokedBots = new Gauge({
+    name: 'tg_gateway_bots_revoked',
+    help: 'Bots whose token Telegram rejects (401), not processed until the token is replaced; read when scraped',
+    registers: [this.registry],
+  });
+
+  readonly botRevoked = new Gauge({
+    name: 'tg_gateway_bot_revoked',
+    help: 'Set to 1 for each bot (by gateway id) whose token Telegram rejects; read when scraped',
+    labelNames: ['bot'] as const,
     registers: [this.registry],
   });
 

@@ -18,6 +18,7 @@ export const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
 const OUTCOMES: Record<string, WebhookOutcome> = {
   bot_not_found: 'unknown_bot',
   bot_disabled: 'disabled_bot',
+  bot_revoked: 'revoked_bot',
   invalid_secret_token: 'bad_secret',
   invalid_json: 'bad_request',
   invalid_update: 'bad_request',
