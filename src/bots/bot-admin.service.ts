@@ -12,6 +12,7 @@ import { BotRepository } from './bot.repository';
 import { BotRecord } from './bot.types';
 import { BotView, toBotView } from './bot.view';
 import { generateWebhookSecret, TOKEN_SHAPE } from './token-crypto';
+import { DRIFT_TEXT, ExpectedWebhook, WebhookDrift, webhookDrift } from './webhook-drift';
 
 /** Conditional writes of a bot's secrets tried before answering 409 concurrent_change. */
 const WRITE_ATTEMPTS = 3;
@@ -31,6 +32,8 @@ export interface WebhookStatus {
   url: string;
   expectedUrl: string;
   matchesExpected: boolean;
+  /** How Telegram's webhook differs from what the gateway expects (URL, recorded settings, refused deliveries). */
+  drift: WebhookDrift[];
   pendingUpdateCount: number;
   lastErrorDate: string | null;
   lastErrorMessage: string | null;
@@ -190,8 +193,13 @@ export class BotAdminService {
       maxConnections: options.maxConnections,
       allowedUpdates: options.allowedUpdates,
     });
+    // What was asked for is what the health monitor and sync-webhooks expect from now on.
+    await this.bots.recordWebhookSettings(record.id, {
+      maxConnections: options.maxConnections,
+      allowedUpdates: options.allowedUpdates,
+    });
     this.logger.log({ msg: 'Webhook set', botId: record.id });
-    return this.webhookStatus(record, token, options.url);
+    return this.webhookStatus(await this.find(record.id), token, options.url);
   }
 
   async deleteWebhook(ref: string, options: { dropPendingUpdates?: boolean } = {}): Promise<WebhookStatus> {
@@ -303,29 +311,40 @@ export class BotAdminService {
     return { reencrypted: done, primaryKeyId: primary };
   }
 
+  /**
+   * The sync of one bot (what `syncWebhooks` does for each, and the health monitor's repair): sets the webhook again
+   * when it drifted, with the settings set-webhook recorded (else those Telegram has).
+   */
+  async syncBot(record: BotRecord, options: { dryRun?: boolean; url?: string } = {}): Promise<SyncResult> {
+    return this.syncOne(record, options);
+  }
+
+  /** What the gateway expects of a bot's webhook at Telegram. */
+  expectedWebhook(record: BotRecord, token: string, baseUrl?: string): ExpectedWebhook {
+    return {
+      url: this.webhookUrl(token, baseUrl),
+      maxConnections: record.webhookMaxConnections,
+      allowedUpdates: record.webhookAllowedUpdates,
+    };
+  }
+
   private async syncOne(record: BotRecord, options: { dryRun?: boolean; url?: string }): Promise<SyncResult> {
     const bot = toBotView(record);
     try {
       const token = this.registry.tokenOf(record);
       const info = await this.telegram.getWebhookInfo(token);
-      const expected = this.webhookUrl(token, options.url);
+      const expected = this.expectedWebhook(record, token, options.url);
       const lastError = info.last_error_message ? redactSecrets(info.last_error_message) : null;
-      const refused = /\b401\b/.test(info.last_error_message ?? '');
-      const reason = !info.url
-        ? 'no webhook set'
-        : info.url !== expected
-          ? 'different URL'
-          : refused
-            ? 'deliveries refused with 401 (secret drift)'
-            : 'up to date';
+      const drift = webhookDrift(info, expected, true);
+      const reason = drift.length === 0 ? 'up to date' : drift.map((d) => DRIFT_TEXT[d]).join(', ');
       const base = { bot, pendingUpdates: info.pending_update_count, lastError };
-      if (reason === 'up to date') return { ...base, state: 'ok', reason };
+      if (drift.length === 0) return { ...base, state: 'ok', reason };
       if (options.dryRun) return { ...base, state: 'would_set', reason };
       await this.telegram.setWebhook(token, {
-        url: expected,
+        url: expected.url,
         secretToken: this.registry.webhookSecretOf(record),
-        maxConnections: info.max_connections,
-        allowedUpdates: info.allowed_updates,
+        maxConnections: expected.maxConnections ?? info.max_connections,
+        allowedUpdates: expected.allowedUpdates ?? info.allowed_updates,
       });
       return { ...base, state: 'set', reason };
     } catch (error) {
@@ -336,11 +355,12 @@ export class BotAdminService {
 
   private async webhookStatus(record: BotRecord, token: string, baseUrl?: string): Promise<WebhookStatus> {
     const info: WebhookInfo = await this.telegram.getWebhookInfo(token);
-    const expected = this.webhookUrl(token, baseUrl);
+    const expected = this.expectedWebhook(record, token, baseUrl);
     return {
       url: redactSecrets((info.url ?? '').split(token).join('<redacted>')),
-      expectedUrl: redactSecrets(expected.split(token).join('<redacted>')),
-      matchesExpected: info.url === expected,
+      expectedUrl: redactSecrets(expected.url.split(token).join('<redacted>')),
+      matchesExpected: info.url === expected.url,
+      drift: webhookDrift(info, expected, true),
       pendingUpdateCount: info.pending_update_count,
       lastErrorDate: info.last_error_date ? new Date(info.last_error_date * 1000).toISOString() : null,
       lastErrorMessage: info.last_error_message ? redactSecrets(info.last_error_message) : null,

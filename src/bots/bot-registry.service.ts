@@ -133,6 +133,15 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
     return record;
   }
 
+  /** Enabled bots in id order, a page at a time (for checks over every bot). */
+  listEnabled(after: string | undefined, limit: number): Promise<BotRecord[]> {
+    return this.bots.listEnabled(after, limit);
+  }
+
+  countEnabled(): Promise<number> {
+    return this.bots.countEnabled();
+  }
+
   /** Looks a bot up by the gateway id (UUID), the Telegram bot id (digits), or `@username`. */
   async resolve(ref: string): Promise<BotRecord | null> {
     const trimmed = ref.trim();

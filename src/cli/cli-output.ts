@@ -65,6 +65,7 @@ export function formatWebhookStatus(status: WebhookStatus): string {
     ['url', status.url || '(no webhook set)'],
     ['expected url', status.expectedUrl],
     ['matches expected', yesNo(status.matchesExpected)],
+    ['drift', status.drift.length ? status.drift.join(',') : 'none'],
     ['pending updates', String(status.pendingUpdateCount)],
     ['last error', lastError],
     ['max connections', status.maxConnections === null ? '(default)' : String(status.maxConnections)],

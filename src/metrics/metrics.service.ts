@@ -87,6 +87,41 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly webhookChecks = new Counter({
+    name: 'tg_gateway_webhook_checks_total',
+    help: 'Webhook health checks by result (ok, failing, drift, revoked, error)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookPendingUpdates = new Gauge({
+    name: 'tg_gateway_webhook_pending_updates',
+    help: 'Updates Telegram holds for a bot (getWebhookInfo), by gateway id; from the process that runs the checks',
+    labelNames: ['bot'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookLastErrorAge = new Gauge({
+    name: 'tg_gateway_webhook_last_error_age_seconds',
+    help: "Age of Telegram's last delivery error for a bot (absent when it has none)",
+    labelNames: ['bot'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookLastErrorKind = new Gauge({
+    name: 'tg_gateway_webhook_last_error',
+    help: "1 for the kind of Telegram's last delivery error for a bot (none, unauthorized, server_error, timeout, …)",
+    labelNames: ['bot', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookDrift = new Gauge({
+    name: 'tg_gateway_webhook_drift',
+    help: "1 when a bot's webhook at Telegram differs from what the gateway expects, else 0",
+    labelNames: ['bot'] as const,
+    registers: [this.registry],
+  });
+
   readonly deadLetters = new Gauge({
     name: 'tg_gateway_dead_letters',
     help: 'Updates that failed for good (dead letters); read when scraped',

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsBoolean, IsInt, IsString, ValidateBy, Max, MaxLength, Min } from 'class-validator';
 import { WebhookStatus } from '../../bots/bot-admin.service';
+import { WebhookDrift } from '../../bots/webhook-drift';
 import { webhookBaseUrlProblem } from '../../bots/webhook-url';
 import { BotDto } from './bot.dto';
 import { Omittable } from './validation';
@@ -71,6 +72,16 @@ export class WebhookStatusDto implements WebhookStatus {
 
   @ApiProperty({ example: true, description: "Whether Telegram's URL is the expected one" })
   matchesExpected!: boolean;
+
+  @ApiProperty({
+    type: [String],
+    enum: ['no_webhook', 'url', 'allowed_updates', 'max_connections', 'secret'],
+    example: [],
+    description:
+      'How the webhook differs from what the gateway expects: no webhook, another URL, other allowed_updates or ' +
+      'max_connections than set-webhook asked for, or deliveries refused with 401 (a secret Telegram no longer matches)',
+  })
+  drift!: WebhookDrift[];
 
   @ApiProperty({ example: 0 })
   pendingUpdateCount!: number;
