@@ -253,6 +253,8 @@ describe('admin API', () => {
         name: 'Shop support',
         firstName: 'Shop',
         enabled: true,
+        revoked: false,
+        revokedAt: null,
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
       });
@@ -691,6 +693,7 @@ describe('admin API', () => {
         url: 'https://gateway.example.com/webhook/<redacted>',
         expectedUrl: 'https://gateway.example.com/webhook/<redacted>',
         matchesExpected: true,
+        drift: [],
         pendingUpdateCount: 0,
         lastErrorDate: null,
         lastErrorMessage: null,
@@ -1140,7 +1143,18 @@ describe('OpenAPI document and Swagger UI', () => {
       example: ['message', 'callback_query'],
     });
     expect(Object.keys(schemas.BotDto.properties).sort()).toEqual(
-      ['createdAt', 'enabled', 'firstName', 'id', 'name', 'telegramId', 'updatedAt', 'username'].sort(),
+      [
+        'createdAt',
+        'enabled',
+        'firstName',
+        'id',
+        'name',
+        'revoked',
+        'revokedAt',
+        'telegramId',
+        'updatedAt',
+        'username',
+      ].sort(),
     );
     expect(schemas.ErrorDto.required.sort()).toEqual(['code', 'error', 'message', 'statusCode']);
     const post = doc.paths['/admin/bots'].post;

@@ -316,7 +316,18 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
       const bot = JSON.parse(run.stdout) as BotView;
       expect(bot).toMatchObject({ telegramId: String(info.id), username: info.username, name: info.first_name });
       expect(Object.keys(bot).sort()).toEqual(
-        ['createdAt', 'enabled', 'firstName', 'id', 'name', 'telegramId', 'updatedAt', 'username'].sort(),
+        [
+          'createdAt',
+          'enabled',
+          'firstName',
+          'id',
+          'name',
+          'revoked',
+          'revokedAt',
+          'telegramId',
+          'updatedAt',
+          'username',
+        ].sort(),
       );
       expect(run.stdout + run.stderr).not.toContain(token);
     });
@@ -391,9 +402,9 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
         expect(lines).toHaveLength(total + 2);
         expect(lines[lines.length - 1]).toBe(`${total} bots`);
         expect(tableRun.stdout).toMatch(
-          new RegExp(`^${on.id}\\s+${on.telegramId}\\s+@${on.username}\\s+Listed on\\s+yes$`, 'm'),
+          new RegExp(`^${on.id}\\s+${on.telegramId}\\s+@${on.username}\\s+Listed on\\s+yes\\s+ok$`, 'm'),
         );
-        expect(tableRun.stdout).toMatch(new RegExp(`^${off.id}\\s+.*\\s+no$`, 'm'));
+        expect(tableRun.stdout).toMatch(new RegExp(`^${off.id}\\s+.*\\s+no\\s+ok$`, 'm'));
 
         const ids = (run: typeof all) => (JSON.parse(run.stdout) as BotView[]).map((b) => b.id);
         expect(ids(all)).toHaveLength(total);
