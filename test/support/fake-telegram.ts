@@ -75,6 +75,11 @@ export class FakeTelegram {
     return self.fake;
   }
 
+  /** The Bot API methods the fake implements (with Telegram's parameter checks). */
+  static get methods(): string[] {
+    return Object.keys(METHODS);
+  }
+
   /** Makes a token known; getMe answers with this bot. */
   addBot(overrides: Partial<FakeBot> = {}): { token: string; bot: FakeBot } {
     const id = overrides.id ?? nextBotId++;
