@@ -226,6 +226,10 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
         [['set-webhook', '@x', '--max-connections', 'abc'], /^error: option '--max-connections <n>' argument 'abc'/],
         [['set-webhook', '@x', '--max-connections', '0'], /Expected an integer from 1 to 100/],
         [['set-webhook', '@x', '--max-connections', '101'], /Expected an integer from 1 to 100/],
+        [
+          ['set-webhook', '@x', '--allowed-updates', 'message,messages'],
+          /unknown update type "messages"; known types: message, edited_message, .*, managed_bot, subscription\.$/,
+        ],
         [['set-webhook', '@x', '--url', 'ftp://example.com'], /^error: option '--url <publicUrl>' argument/],
         [['set-webhook', '@x', '--url', 'https://u:p@example.com'], /The URL must not contain credentials/],
         [['rotate-encryption-key', '--batch-size', '0'], /Expected an integer from 1 to 1000/],
