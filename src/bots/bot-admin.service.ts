@@ -330,6 +330,10 @@ export class BotAdminService {
 
   private async syncOne(record: BotRecord, options: { dryRun?: boolean; url?: string }): Promise<SyncResult> {
     const bot = toBotView(record);
+    if (record.revokedAt) {
+      // Telegram would only answer 401 again: the token must be replaced first.
+      return { bot, state: 'error', reason: 'token revoked (replace it first)', pendingUpdates: null, lastError: null };
+    }
     try {
       const token = this.registry.tokenOf(record);
       const info = await this.telegram.getWebhookInfo(token);
