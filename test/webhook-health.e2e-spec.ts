@@ -260,6 +260,15 @@ describe('webhook health', { timeout: 120_000 }, () => {
       expect((await view()).revokedAt).toEqual(expect.any(String));
       await waitForLog(gw, 'Telegram rejects the bot token (401)', (e) => e.botId === bot.record.id);
 
+      // sync-webhooks reports it without calling Telegram with the revoked token.
+      const calls = telegram.callsOf('getWebhookInfo', bot.token).length;
+      const synced = await gw.app.get(BotAdminService).syncWebhooks({});
+      expect(synced.find((r) => r.bot.id === bot.record.id)).toMatchObject({
+        state: 'error',
+        reason: 'token revoked (replace it first)',
+      });
+      expect(telegram.callsOf('getWebhookInfo', bot.token)).toHaveLength(calls);
+
       const refused = await gw.deliver(bot, textUpdate(alice, 'while revoked'));
       expect(refused.status).toBe(404);
       expect((await jsonOf(refused)).code).toBe('bot_revoked');
