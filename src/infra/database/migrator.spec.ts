@@ -159,6 +159,9 @@ describe('migrate', () => {
       ['updated_at', 'timestamptz', 'NO'],
       ['username_lower', 'text', 'NO'],
       ['secrets_version', 'int4', 'NO'],
+      ['revoked_at', 'timestamptz', 'YES'],
+      ['webhook_max_connections', 'int4', 'YES'],
+      ['webhook_allowed_updates', 'jsonb', 'YES'],
     ]);
     const byName = Object.fromEntries(columns.map((c) => [c.column_name, c]));
     expect(byName.created_at.datetime_precision).toBe(3);
