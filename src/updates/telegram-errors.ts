@@ -10,10 +10,10 @@ export type Failure =
   | { kind: 'unavailable'; reason: string };
 
 /**
- * How a failed update is retried. A Telegram 4xx other than 429 will fail the same way every time (chat not
- * found, bot blocked, bad request): retrying only delays the rest, so it is permanent. 429 says when to come
- * back. 401 is the bot's token, not the update: the token was revoked, and the update waits until it is replaced. 5xx,
- * network errors and anything unexpected are transient and retried with backoff. Our own Redis or
+ * How a failed update is retried. A Telegram 4xx other than 401 and 429 will fail the same way every time (chat
+ * not found, bot blocked, bad request): retrying only delays the rest, so it is permanent. 429 says when to come
+ * back. 401 is about the bot's token, not the update: the token was revoked, and the update waits until it is
+ * replaced. 5xx, network errors and anything unexpected are transient and retried with backoff. Our own Redis or
  * Postgres being away is `unavailable`: the update is fine, so waiting for them spends no attempt.
  */
 export function classifyFailure(error: unknown): Failure {
