@@ -9,6 +9,7 @@ import { DatabaseModule } from './infra/database/database.module';
 import { RedisModule } from './infra/redis/redis.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { UpdateQueueModule, UpdateWorkerModule } from './updates/updates.module';
+import { WebhookHealthModule } from './webhook-health/webhook-health.module';
 import { WebhookModule } from './webhook/webhook.module';
 
 /** Which parts a process runs: `api` (webhook ingress, admin API), `worker` (queue consumers), or both. */
@@ -29,7 +30,7 @@ export class AppModule {
         HealthModule,
         UpdateQueueModule,
         ...(api ? [WebhookModule, AdminModule] : []),
-        ...(worker ? [UpdateWorkerModule] : []),
+        ...(worker ? [UpdateWorkerModule, WebhookHealthModule] : []),
       ],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
     };

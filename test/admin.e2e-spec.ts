@@ -254,6 +254,8 @@ describe('admin API', () => {
         firstName: 'Shop',
         enabled: true,
         albums: false,
+        revoked: false,
+        revokedAt: null,
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
       });
@@ -692,6 +694,7 @@ describe('admin API', () => {
         url: 'https://gateway.example.com/webhook/<redacted>',
         expectedUrl: 'https://gateway.example.com/webhook/<redacted>',
         matchesExpected: true,
+        drift: [],
         pendingUpdateCount: 0,
         lastErrorDate: null,
         lastErrorMessage: null,
@@ -1144,7 +1147,19 @@ describe('OpenAPI document and Swagger UI', () => {
       example: ['message', 'callback_query'],
     });
     expect(Object.keys(schemas.BotDto.properties).sort()).toEqual(
-      ['albums', 'createdAt', 'enabled', 'firstName', 'id', 'name', 'telegramId', 'updatedAt', 'username'].sort(),
+      [
+        'albums',
+        'createdAt',
+        'enabled',
+        'firstName',
+        'id',
+        'name',
+        'revoked',
+        'revokedAt',
+        'telegramId',
+        'updatedAt',
+        'username',
+      ].sort(),
     );
     expect(schemas.ErrorDto.required.sort()).toEqual(['code', 'error', 'message', 'statusCode']);
     const post = doc.paths['/admin/bots'].post;

@@ -34,7 +34,7 @@ describe('albums (media groups as one update)', () => {
   it('runs a media group once it is quiet, as one album in its place in the conversation, whichever API process took each part', async () => {
     const telegram = await FakeTelegram.start();
     cleanups.push(() => telegram.close());
-    const env = testEnv(telegram.apiRoot, { ALBUM_WAIT_MS: '800' });
+    const env = testEnv(telegram.apiRoot, { ALBUM_WAIT_MS: '2000' });
     const apiA = await Harness.start({ role: 'api', env, telegram });
     cleanups.push(() => apiA.close());
     const apiB = await Harness.start({ role: 'api', env, telegram });
@@ -55,14 +55,14 @@ describe('albums (media groups as one update)', () => {
     expect((await apiA.deliver(bot, textUpdate(alice, 'between'))).status).toBe(200);
     // Telegram retries a part: a duplicate, not a fourth part.
     expect((await apiB.deliver(bot, parts[1])).status).toBe(200);
-    await sleep(400);
+    await sleep(300);
     expect((await apiA.deliver(bot, parts[2])).status).toBe(200);
     // Another chat is not held up by the album's wait.
     expect((await apiB.deliver(bot, textUpdate(bob, 'meanwhile'))).status).toBe(200);
     await telegram.waitFor(() => repliesIn(telegram, bot, bob.id).length === 1, 10_000, "bob's reply");
     expect(repliesIn(telegram, bot, alice.id)).toEqual(['text:before']);
 
-    await telegram.waitFor(() => repliesIn(telegram, bot, alice.id).length === 3, 10_000, 'the album and the rest');
+    await telegram.waitFor(() => repliesIn(telegram, bot, alice.id).length === 3, 20_000, 'the album and the rest');
     expect(repliesIn(telegram, bot, alice.id)).toEqual(['text:before', `album:${ids.join(',')}`, 'text:between']);
     expect(await apiA.queued(bot.record.id)).toEqual([]);
 
@@ -71,19 +71,19 @@ describe('albums (media groups as one update)', () => {
     for (const part of other) expect((await apiA.deliver(plain, part)).status).toBe(200);
     await telegram.waitFor(() => repliesIn(telegram, plain, alice.id).length === 2, 10_000, 'the two copies');
     expect(repliesIn(telegram, plain, alice.id)).toEqual(other.map((p) => `copy:${p.message.message_id}`));
-  }, 60_000);
+  }, 120_000);
 
   it('survives a worker killed while the album waits for its last part', async () => {
     const telegram = await FakeTelegram.start();
     cleanups.push(() => telegram.close());
-    const env = testEnv(telegram.apiRoot, { ALBUM_WAIT_MS: '1500' });
+    const env = testEnv(telegram.apiRoot, { ALBUM_WAIT_MS: '5000' });
     const api = await Harness.start({ role: 'api', env, telegram });
     cleanups.push(() => api.close());
     const bot = await api.registerBot();
     await setAlbums(api, bot, true);
     const first = startProcess('main-worker', { ...env, WORKER_PORT: '0' });
     cleanups.push(() => first.stop('SIGKILL'));
-    await first.waitForOutput('Running up to');
+    await first.waitForOutput('Running up to', 60_000);
 
     const parts = [1, 2, 3].map(() => photoUpdate(alice, { mediaGroupId: 'album-crash' }));
     for (const part of parts.slice(0, 2)) expect((await api.deliver(bot, part)).status).toBe(200);
@@ -95,9 +95,9 @@ describe('albums (media groups as one update)', () => {
 
     const second = startProcess('main-worker', { ...env, WORKER_PORT: '0' });
     cleanups.push(() => second.stop('SIGKILL'));
-    await telegram.waitFor(() => repliesIn(telegram, bot, alice.id).length > 0, 20_000, 'the album');
+    await telegram.waitFor(() => repliesIn(telegram, bot, alice.id).length > 0, 60_000, 'the album');
     await sleep(500);
     expect(repliesIn(telegram, bot, alice.id)).toEqual([`album:${parts.map((p) => p.message.message_id).join(',')}`]);
     await waitUntil(async () => (await api.queued(bot.record.id)).length === 0, 5_000, 'an empty mailbox');
-  }, 60_000);
+  }, 120_000);
 });

@@ -230,6 +230,10 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
         [['set-webhook', '@x', '--max-connections', 'abc'], /^error: option '--max-connections <n>' argument 'abc'/],
         [['set-webhook', '@x', '--max-connections', '0'], /Expected an integer from 1 to 100/],
         [['set-webhook', '@x', '--max-connections', '101'], /Expected an integer from 1 to 100/],
+        [
+          ['set-webhook', '@x', '--allowed-updates', 'message,messages'],
+          /unknown update type "messages"; known types: message, edited_message, .*, managed_bot, subscription\.$/,
+        ],
         [['set-webhook', '@x', '--url', 'ftp://example.com'], /^error: option '--url <publicUrl>' argument/],
         [['set-webhook', '@x', '--url', 'https://u:p@example.com'], /The URL must not contain credentials/],
         [['rotate-encryption-key', '--batch-size', '0'], /Expected an integer from 1 to 1000/],
@@ -321,7 +325,19 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
       const bot = JSON.parse(run.stdout) as BotView;
       expect(bot).toMatchObject({ telegramId: String(info.id), username: info.username, name: info.first_name });
       expect(Object.keys(bot).sort()).toEqual(
-        ['albums', 'createdAt', 'enabled', 'firstName', 'id', 'name', 'telegramId', 'updatedAt', 'username'].sort(),
+        [
+          'albums',
+          'createdAt',
+          'enabled',
+          'firstName',
+          'id',
+          'name',
+          'revoked',
+          'revokedAt',
+          'telegramId',
+          'updatedAt',
+          'username',
+        ].sort(),
       );
       expect(run.stdout + run.stderr).not.toContain(token);
     });
@@ -403,13 +419,13 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
         const total = (await botRows()).length;
         expect(tableRun.code).toBe(0);
         const lines = tableRun.stdout.trimEnd().split('\n');
-        expect(lines[0]).toMatch(/^ID\s+TELEGRAM ID\s+USERNAME\s+NAME\s+ENABLED$/);
+        expect(lines[0]).toMatch(/^ID\s+TELEGRAM ID\s+USERNAME\s+NAME\s+ENABLED\s+TOKEN$/);
         expect(lines).toHaveLength(total + 2);
         expect(lines[lines.length - 1]).toBe(`${total} bots`);
         expect(tableRun.stdout).toMatch(
-          new RegExp(`^${on.id}\\s+${on.telegramId}\\s+@${on.username}\\s+Listed on\\s+yes$`, 'm'),
+          new RegExp(`^${on.id}\\s+${on.telegramId}\\s+@${on.username}\\s+Listed on\\s+yes\\s+ok$`, 'm'),
         );
-        expect(tableRun.stdout).toMatch(new RegExp(`^${off.id}\\s+.*\\s+no$`, 'm'));
+        expect(tableRun.stdout).toMatch(new RegExp(`^${off.id}\\s+.*\\s+no\\s+ok$`, 'm'));
 
         const ids = (run: typeof all) => (JSON.parse(run.stdout) as BotView[]).map((b) => b.id);
         expect(ids(all)).toHaveLength(total);

@@ -6,12 +6,14 @@ import { AppError, BadRequestError, ConflictError, NotFoundError, UnprocessableE
 import { redactSecrets } from '../common/redact';
 import { isUniqueViolation } from '../infra/database/prisma.service';
 import { TelegramService } from '../telegram/telegram.service';
+import { unknownUpdateKinds, unknownUpdateKindsMessage } from '../telegram/update-kinds';
 import { BotRegistryService } from './bot-registry.service';
 import { BotRepository } from './bot.repository';
 import { BotRecord } from './bot.types';
 import { BotView, toBotView } from './bot.view';
 import { generateWebhookSecret, TOKEN_SHAPE } from './token-crypto';
 import { parseWebhookCertificate, webhookIpAddressProblem } from './webhook-certificate';
+import { DRIFT_TEXT, ExpectedWebhook, WebhookDrift, webhookDrift } from './webhook-drift';
 
 /** Conditional writes of a bot's secrets tried before answering 409 concurrent_change. */
 const WRITE_ATTEMPTS = 3;
@@ -45,6 +47,8 @@ export interface WebhookStatus {
   url: string;
   expectedUrl: string;
   matchesExpected: boolean;
+  /** How Telegram's webhook differs from what the gateway expects (URL, recorded settings, refused deliveries). */
+  drift: WebhookDrift[];
   pendingUpdateCount: number;
   lastErrorDate: string | null;
   lastErrorMessage: string | null;
@@ -198,6 +202,10 @@ export class BotAdminService {
   }
 
   async setWebhook(ref: string, options: WebhookOptions = {}): Promise<WebhookStatus> {
+    const unknown = unknownUpdateKinds(options.allowedUpdates ?? []);
+    if (unknown.length > 0) {
+      throw new BadRequestError(`allowedUpdates: ${unknownUpdateKindsMessage(unknown)}`, 'invalid_allowed_updates');
+    }
     // Checked before anything else, so a bad certificate or address changes nothing.
     const certificate =
       options.certificate === undefined || options.certificate === null
@@ -230,7 +238,12 @@ export class BotAdminService {
       customCertificate: endpoint.certificate !== null,
       fixedIpAddress: endpoint.ipAddress !== null,
     });
-    return this.webhookStatus(record, token, options.url);
+    // What was asked for is what the health monitor and sync-webhooks expect from now on.
+    await this.bots.recordWebhookSettings(record.id, {
+      maxConnections: options.maxConnections,
+      allowedUpdates: options.allowedUpdates,
+    });
+    return this.webhookStatus(await this.find(record.id), token, options.url);
   }
 
   async deleteWebhook(ref: string, options: { dropPendingUpdates?: boolean } = {}): Promise<WebhookStatus> {
@@ -343,33 +356,46 @@ export class BotAdminService {
     return { reencrypted: done, primaryKeyId: primary };
   }
 
+  /**
+   * The sync of one bot (what `syncWebhooks` does for each, and the health monitor's repair): sets the webhook again
+   * when it drifted, with the settings set-webhook recorded (else those Telegram has).
+   */
+  async syncBot(record: BotRecord, options: { dryRun?: boolean; url?: string } = {}): Promise<SyncResult> {
+    return this.syncOne(record, options);
+  }
+
+  /** What the gateway expects of a bot's webhook at Telegram. */
+  expectedWebhook(record: BotRecord, token: string, baseUrl?: string): ExpectedWebhook {
+    return {
+      url: this.webhookUrl(token, baseUrl),
+      maxConnections: record.webhookMaxConnections,
+      allowedUpdates: record.webhookAllowedUpdates,
+      customCertificate: record.webhookCertificate !== null,
+      ipAddress: record.webhookIpAddress,
+    };
+  }
+
   private async syncOne(record: BotRecord, options: { dryRun?: boolean; url?: string }): Promise<SyncResult> {
     const bot = toBotView(record);
+    if (record.revokedAt) {
+      // Telegram would only answer 401 again: the token must be replaced first.
+      return { bot, state: 'error', reason: 'token revoked (replace it first)', pendingUpdates: null, lastError: null };
+    }
     try {
       const token = this.registry.tokenOf(record);
       const info = await this.telegram.getWebhookInfo(token);
-      const expected = this.webhookUrl(token, options.url);
+      const expected = this.expectedWebhook(record, token, options.url);
       const lastError = info.last_error_message ? redactSecrets(info.last_error_message) : null;
-      const refused = /\b401\b/.test(info.last_error_message ?? '');
-      const reason = !info.url
-        ? 'no webhook set'
-        : info.url !== expected
-          ? 'different URL'
-          : refused
-            ? 'deliveries refused with 401 (secret drift)'
-            : record.webhookCertificate && !info.has_custom_certificate
-              ? 'custom certificate missing at Telegram'
-              : record.webhookIpAddress && info.ip_address !== record.webhookIpAddress
-                ? 'different IP address'
-                : 'up to date';
+      const drift = webhookDrift(info, expected, true);
+      const reason = drift.length === 0 ? 'up to date' : drift.map((d) => DRIFT_TEXT[d]).join(', ');
       const base = { bot, pendingUpdates: info.pending_update_count, lastError };
-      if (reason === 'up to date') return { ...base, state: 'ok', reason };
+      if (drift.length === 0) return { ...base, state: 'ok', reason };
       if (options.dryRun) return { ...base, state: 'would_set', reason };
       await this.telegram.setWebhook(token, {
-        url: expected,
+        url: expected.url,
         secretToken: this.registry.webhookSecretOf(record),
-        maxConnections: info.max_connections,
-        allowedUpdates: info.allowed_updates,
+        maxConnections: expected.maxConnections ?? info.max_connections,
+        allowedUpdates: expected.allowedUpdates ?? info.allowed_updates,
         ...endpointOf(record),
       });
       return { ...base, state: 'set', reason };
@@ -381,12 +407,13 @@ export class BotAdminService {
 
   private async webhookStatus(record: BotRecord, token: string, baseUrl?: string): Promise<WebhookStatus> {
     const info: WebhookInfo = await this.telegram.getWebhookInfo(token);
-    const expected = this.webhookUrl(token, baseUrl);
+    const expected = this.expectedWebhook(record, token, baseUrl);
     const certificate = record.webhookCertificate ? certificateView(record.webhookCertificate) : null;
     return {
       url: redactSecrets((info.url ?? '').split(token).join('<redacted>')),
-      expectedUrl: redactSecrets(expected.split(token).join('<redacted>')),
-      matchesExpected: info.url === expected && (certificate === null || info.has_custom_certificate),
+      expectedUrl: redactSecrets(expected.url.split(token).join('<redacted>')),
+      matchesExpected: info.url === expected.url && (certificate === null || info.has_custom_certificate),
+      drift: webhookDrift(info, expected, true),
       pendingUpdateCount: info.pending_update_count,
       lastErrorDate: info.last_error_date ? new Date(info.last_error_date * 1000).toISOString() : null,
       lastErrorMessage: info.last_error_message ? redactSecrets(info.last_error_message) : null,

@@ -133,6 +133,15 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
     return record;
   }
 
+  /** Enabled bots in id order, a page at a time (for checks over every bot). */
+  listEnabled(after: string | undefined, limit: number): Promise<BotRecord[]> {
+    return this.bots.listEnabled(after, limit);
+  }
+
+  countEnabled(): Promise<number> {
+    return this.bots.countEnabled();
+  }
+
   /** Looks a bot up by the gateway id (UUID), the Telegram bot id (digits), or `@username`. */
   async resolve(ref: string): Promise<BotRecord | null> {
     const trimmed = ref.trim();
@@ -189,6 +198,21 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
 
   get primaryKeyId(): string {
     return this.keyring.primaryKeyId;
+  }
+
+  /**
+   * Marks the bot revoked because Telegram rejected `token` (401), unless its token changed meanwhile; every process
+   * then refuses its webhook and holds its updates until the token is replaced. True when this call marked it.
+   */
+  async markRevoked(botId: string, token: string): Promise<boolean> {
+    const hash = this.tokenHash(token);
+    if (!(await this.bots.markRevoked(botId, hash))) return false;
+    this.logger.warn({
+      msg: 'Telegram rejects the bot token (401): bot marked revoked; its updates wait until the token is replaced',
+      botId,
+    });
+    await this.announce(botId, [hash.toString('base64')]);
+    return true;
   }
 
   /** Tells every process that a bot changed (after an update or a delete). */
@@ -275,7 +299,13 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
       const previous = this.keyring.decrypt(record.previousSecretCiphertext, 'webhook-secret', record.id);
       secrets.push({ value: ownBuffer(previous), expiresAt: record.previousSecretExpiresAt.getTime() });
     }
-    return { id: record.id, version: record.updatedAt.getTime(), enabled: record.enabled, secrets };
+    return {
+      id: record.id,
+      version: record.updatedAt.getTime(),
+      enabled: record.enabled,
+      revoked: record.revokedAt !== null,
+      secrets,
+    };
   }
 
   private toWorkerBot(record: BotRecord): WorkerBot {
@@ -284,6 +314,7 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
       version: record.updatedAt.getTime(),
       enabled: record.enabled,
       albums: record.albums,
+      revoked: record.revokedAt !== null,
       token: this.tokenOf(record),
       botInfo: record.botInfo,
     };

@@ -182,6 +182,8 @@ export class BotRepository {
           previousSecretExpiresAt: fields.previousSecretExpiresAt,
           ...(profile
             ? {
+                // A new token: whatever Telegram said about the old one no longer holds.
+                revokedAt: null,
                 username: profile.username,
                 usernameLower: profile.username.toLowerCase(),
                 firstName: profile.firstName,
@@ -192,6 +194,51 @@ export class BotRepository {
       });
       return count > 0;
     });
+  }
+
+  /**
+   * Marks the bot revoked, provided its token is still the one Telegram rejected (`tokenHash`) and it is not marked
+   * yet: a 401 that arrives after the token was replaced changes nothing. True when this call marked it.
+   */
+  async markRevoked(id: string, tokenHash: Uint8Array): Promise<boolean> {
+    return this.run(async () => {
+      const { count } = await this.prisma.bot.updateMany({
+        where: { id, tokenHash: bytes(tokenHash), revokedAt: null },
+        data: { revokedAt: new Date() },
+      });
+      return count > 0;
+    });
+  }
+
+  /** The ids of the revoked bots (at most `limit`), and how many there are. */
+  async revoked(limit: number): Promise<{ ids: string[]; count: number }> {
+    return this.run(async () => {
+      const where = { revokedAt: { not: null } };
+      const [rows, count] = await Promise.all([
+        this.prisma.bot.findMany({ select: { id: true }, where, orderBy: { id: 'asc' }, take: limit }),
+        this.prisma.bot.count({ where }),
+      ]);
+      return { ids: rows.map((row) => row.id), count };
+    });
+  }
+
+  /**
+   * Records the webhook settings set-webhook asked for, as Telegram applies them: max_connections when not given is
+   * Telegram's default (stored as null: not checked), allowed_updates when not given stays as it was.
+   */
+  async recordWebhookSettings(
+    id: string,
+    settings: { maxConnections?: number; allowedUpdates?: string[] },
+  ): Promise<void> {
+    await this.run(() =>
+      this.prisma.bot.updateMany({
+        where: { id },
+        data: {
+          webhookMaxConnections: settings.maxConnections ?? null,
+          ...(settings.allowedUpdates !== undefined ? { webhookAllowedUpdates: settings.allowedUpdates } : {}),
+        },
+      }),
+    );
   }
 
   /** Bots whose ciphertexts are not written with `keyId`, in id order (for re-encryption in batches). */
@@ -279,6 +326,9 @@ function toRecord(row: BotRow | null): BotRecord | null {
     secretsVersion: row.secretsVersion,
     webhookCertificate: row.webhookCertificate,
     webhookIpAddress: row.webhookIpAddress,
+    revokedAt: row.revokedAt,
+    webhookMaxConnections: row.webhookMaxConnections,
+    webhookAllowedUpdates: Array.isArray(row.webhookAllowedUpdates) ? (row.webhookAllowedUpdates as string[]) : null,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

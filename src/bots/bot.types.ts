@@ -22,6 +22,11 @@ export interface BotRecord {
   webhookCertificate: string | null;
   /** Fixed IPv4 address given to Telegram with every setWebhook, or null. */
   webhookIpAddress: string | null;
+  /** When Telegram rejected the token (401); null while it works. Cleared by a token replacement. */
+  revokedAt: Date | null;
+  /** What set-webhook last asked for; null when not given (Telegram's default or previous setting stands). */
+  webhookMaxConnections: number | null;
+  webhookAllowedUpdates: string[] | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -32,6 +37,8 @@ export interface IngressBot {
   /** The row's `updated_at` (ms) when it was read: caches compare it with the registry's. */
   version: number;
   enabled: boolean;
+  /** Telegram rejected the token: refused like a disabled bot until the token is replaced. */
+  revoked: boolean;
   /** The accepted webhook secrets (UTF-8), compared in constant time. */
   secrets: { value: Buffer; expiresAt: number | null }[];
 }
@@ -42,6 +49,8 @@ export interface WorkerBot {
   version: number;
   enabled: boolean;
   albums: boolean;
+  /** Telegram rejected the token: its updates wait, like a disabled bot's, until the token is replaced. */
+  revoked: boolean;
   token: string;
   botInfo: UserFromGetMe;
 }

@@ -11,6 +11,9 @@ export interface BotView {
   enabled: boolean;
   /** Media groups reach the handlers as one album. */
   albums: boolean;
+  /** Telegram rejected the token (401): nothing is processed until the token is replaced. */
+  revoked: boolean;
+  revokedAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -24,6 +27,8 @@ export function toBotView(record: BotRecord): BotView {
     firstName: record.firstName,
     enabled: record.enabled,
     albums: record.albums,
+    revoked: record.revokedAt !== null,
+    revokedAt: record.revokedAt?.toISOString() ?? null,
     createdAt: record.createdAt.toISOString(),
     updatedAt: record.updatedAt.toISOString(),
   };

@@ -4,11 +4,12 @@ import { BotAdminService } from './bot-admin.service';
 import { BotRegistryService } from './bot-registry.service';
 import { BotChangeBus } from './bot-change.bus';
 import { BotRepository } from './bot.repository';
+import { RevokedBotsMetrics } from './revoked-bots.metrics';
 import { TokenHashIndex } from './token-hash-index';
 
 @Module({
   imports: [TelegramModule],
-  providers: [BotRepository, BotChangeBus, TokenHashIndex, BotRegistryService, BotAdminService],
+  providers: [BotRepository, BotChangeBus, TokenHashIndex, BotRegistryService, BotAdminService, RevokedBotsMetrics],
   exports: [BotRegistryService, BotAdminService],
 })
 export class BotsModule {}

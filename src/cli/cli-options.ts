@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { webhookIpAddressProblem } from '../bots/webhook-certificate';
 import { webhookBaseUrlProblem } from '../bots/webhook-url';
+import { unknownUpdateKinds, unknownUpdateKindsMessage } from '../telegram/update-kinds';
 
 /**
  * Parsers of option values. They throw what commander recognises as an invalid argument, so a bad value ends as
@@ -28,8 +29,8 @@ export function parseBaseUrl(value: string): string {
 }
 
 /**
- * Telegram update types, comma-separated (`message,callback_query`). An empty value is an empty list, which
- * Telegram reads as "every type except chat_member, message_reaction and message_reaction_count".
+ * Telegram update types, comma-separated (`message,callback_query`), each a kind of the Bot API. An empty value is an
+ * empty list, which Telegram reads as "every type except chat_member, message_reaction and message_reaction_count".
  */
 export function parseUpdateTypes(value: string): string[] {
   const types = value
@@ -42,6 +43,8 @@ export function parseUpdateTypes(value: string): string[] {
       'Expected update types such as message,callback_query (lowercase, comma-separated).',
     );
   }
+  const unknown = unknownUpdateKinds(types);
+  if (unknown.length > 0) throw new InvalidArgumentError(`${unknownUpdateKindsMessage(unknown)}.`);
   return [...new Set(types)];
 }
 

@@ -49,6 +49,10 @@ export function formatBot(bot: BotView): string {
     ['name', bot.name],
     ['enabled', yesNo(bot.enabled)],
     ['albums', bot.albums ? 'on' : 'off'],
+    [
+      'token',
+      bot.revoked ? `revoked (rejected by Telegram at ${bot.revokedAt}; replace it: bots replace-token)` : 'ok',
+    ],
     ['created', bot.createdAt],
     ['updated', bot.updatedAt],
   ]);
@@ -62,6 +66,7 @@ export function formatWebhookStatus(status: WebhookStatus): string {
     ['url', status.url || '(no webhook set)'],
     ['expected url', status.expectedUrl],
     ['matches expected', yesNo(status.matchesExpected)],
+    ['drift', status.drift.length ? status.drift.join(',') : 'none'],
     ['pending updates', String(status.pendingUpdateCount)],
     ['last error', lastError],
     ['max connections', status.maxConnections === null ? '(default)' : String(status.maxConnections)],

@@ -82,6 +82,17 @@ export interface AppConfig {
   };
   /** Longest Bot API call from a handler. */
   telegramTimeoutMs: number;
+  /** The webhook health monitor (worker processes; one of them at a time checks). */
+  webhookHealth: {
+    /** How often every enabled bot's webhook is checked (checks spread over it); 0: no monitor. */
+    intervalMs: number;
+    /** Most getWebhookInfo calls per second across the deployment. */
+    ratePerSecond: number;
+    /** Set a drifted webhook again (the sync-webhooks logic). */
+    repair: boolean;
+    /** How long the monitor's leadership lasts in Redis without renewal (renewed every third of it). */
+    leaseMs: number;
+  };
   metrics: {
     /** Bearer keys that may scrape /metrics (ADMIN_API_KEYS may too). */
     apiKeys: string[];
@@ -346,6 +357,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       albumWaitMs: r.int('ALBUM_WAIT_MS', 1000, 50, 60_000),
     },
     telegramTimeoutMs: r.int('TELEGRAM_TIMEOUT_MS', 10_000, 100, 300_000),
+    webhookHealth: {
+      intervalMs: r.int('WEBHOOK_HEALTH_INTERVAL_SECONDS', 300, 0, 86_400) * 1000,
+      ratePerSecond: r.int('WEBHOOK_HEALTH_RATE', 5, 1, 100),
+      repair: r.oneOf('WEBHOOK_HEALTH_REPAIR', ['true', 'false'], 'false') === 'true',
+      leaseMs: r.int('WEBHOOK_HEALTH_LEASE_MS', 30_000, 1_000, 600_000),
+    },
     metrics: {
       apiKeys: r
         .list('METRICS_API_KEYS')

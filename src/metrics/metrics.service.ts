@@ -8,6 +8,7 @@ export type WebhookOutcome =
   | 'duplicate'
   | 'unknown_bot'
   | 'disabled_bot'
+  | 'revoked_bot'
   | 'bad_secret'
   | 'bad_request'
   | 'unsupported_media_type'
@@ -39,9 +40,16 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly updatesReceived = new Counter({
+    name: 'tg_gateway_updates_received_total',
+    help: 'Updates the webhook stored (duplicates excluded), by update kind; kinds the gateway does not know: "other"',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   readonly updatesProcessed = new Counter({
     name: 'tg_gateway_updates_processed_total',
-    help: 'Updates the dispatcher handled successfully, by update kind',
+    help: 'Updates the dispatcher handled successfully, by update kind; kinds the gateway does not know: "other"',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
@@ -63,6 +71,54 @@ export class MetricsService {
   readonly pausedBots = new Gauge({
     name: 'tg_gateway_bots_in_flood_wait',
     help: "Bots whose updates wait for the end of Telegram's flood control (429 retry_after); read when scraped",
+    registers: [this.registry],
+  });
+
+  readonly revokedBots = new Gauge({
+    name: 'tg_gateway_bots_revoked',
+    help: 'Bots whose token Telegram rejects (401), not processed until the token is replaced; read when scraped',
+    registers: [this.registry],
+  });
+
+  readonly botRevoked = new Gauge({
+    name: 'tg_gateway_bot_revoked',
+    help: 'Set to 1 for each bot (by gateway id) whose token Telegram rejects; read when scraped',
+    labelNames: ['bot'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookChecks = new Counter({
+    name: 'tg_gateway_webhook_checks_total',
+    help: 'Webhook health checks by result (ok, failing, drift, revoked, error)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookPendingUpdates = new Gauge({
+    name: 'tg_gateway_webhook_pending_updates',
+    help: 'Updates Telegram holds for a bot (getWebhookInfo), by gateway id; from the process that runs the checks',
+    labelNames: ['bot'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookLastErrorAge = new Gauge({
+    name: 'tg_gateway_webhook_last_error_age_seconds',
+    help: "Age of Telegram's last delivery error for a bot (absent when it has none)",
+    labelNames: ['bot'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookLastErrorKind = new Gauge({
+    name: 'tg_gateway_webhook_last_error',
+    help: "1 for the kind of Telegram's last delivery error for a bot (none, unauthorized, server_error, timeout, …)",
+    labelNames: ['bot', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookDrift = new Gauge({
+    name: 'tg_gateway_webhook_drift',
+    help: "1 when a bot's webhook at Telegram differs from what the gateway expects, else 0",
+    labelNames: ['bot'] as const,
     registers: [this.registry],
   });
 

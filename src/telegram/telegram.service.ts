@@ -75,6 +75,17 @@ export class TelegramService {
   }
 }
 
+/** Telegram refused a call (4xx): a 422 for the caller; `telegramStatus` tells a revoked token (401) apart. */
+export class TelegramRejectedError extends UnprocessableError {
+  constructor(
+    message: string,
+    code: string,
+    readonly telegramStatus: number,
+  ) {
+    super(message, code);
+  }
+}
+
 export function translate(method: string, error: unknown, rejectedCode: string): Error {
   if (error instanceof GrammyError) {
     const description = redactSecrets(error.description);
@@ -82,7 +93,7 @@ export function translate(method: string, error: unknown, rejectedCode: string):
       return new TooManyRequestsError(`Telegram ${method}: ${description}`, error.parameters.retry_after ?? 1);
     }
     if (error.error_code >= 400 && error.error_code < 500) {
-      return new UnprocessableError(`Telegram ${method}: ${description}`, rejectedCode);
+      return new TelegramRejectedError(`Telegram ${method}: ${description}`, rejectedCode, error.error_code);
     }
     return new BadGatewayError(`Telegram ${method} failed: ${description}`, 'telegram_unavailable', { cause: error });
   }

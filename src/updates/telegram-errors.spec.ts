@@ -1,3 +1,4 @@
+import { GrammyError } from 'grammy';
 import { describe, expect, it } from 'vitest';
 import { DatabaseUnavailableError } from '../common/errors';
 import { classifyFailure } from './telegram-errors';
@@ -21,5 +22,13 @@ describe('classifyFailure', () => {
     ]) {
       expect(classifyFailure(new Error(message)).kind, message).toBe('transient');
     }
+  });
+
+  it('takes 401 as a revoked token (the update waits), other 4xx as permanent', () => {
+    const telegram = (error_code: number, description: string) =>
+      new GrammyError('Call failed', { ok: false, error_code, description }, 'sendMessage', {});
+    expect(classifyFailure(telegram(401, 'Unauthorized')).kind).toBe('revoked');
+    expect(classifyFailure(telegram(400, 'Bad Request: chat not found')).kind).toBe('permanent');
+    expect(classifyFailure(telegram(403, 'Forbidden: bot was blocked by the user')).kind).toBe('permanent');
   });
 });

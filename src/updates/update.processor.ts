@@ -13,6 +13,7 @@ import { RedisConnections } from '../infra/redis/redis.module';
 import { MetricsService } from '../metrics/metrics.service';
 import { createTelegramFetch } from '../telegram/telegram-fetch';
 import { AlbumParts, albumPartsOf, albums, mediaGroupOf } from './album';
+import { updateKindLabel } from '../telegram/update-kinds';
 import { createDispatcher } from './dispatcher';
 import { LegacyQueueMigration } from './legacy-migration';
 import { FloodWaitError, LeaseLostError, leaseGuards } from './lease-guard';
@@ -352,7 +353,10 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
       }
       const failure = await this.attempt(held, entry, album);
       if (!failure) {
-        this.metrics.updatesProcessed.inc({ kind: updateKind(entry.update) }, 1 + (album?.parts.length ?? 0));
+        this.metrics.updatesProcessed.inc(
+          { kind: updateKindLabel(updateKind(entry.update)) },
+          1 + (album?.parts.length ?? 0),
+        );
         return this.finish(
           held,
           raw,
@@ -379,8 +383,9 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
         }
         return this.defer(held, raw, raw, 'pause', until);
       }
-      if (failure.kind === 'disabled') {
-        // Disabled: its updates stay queued, untouched, until it is enabled again (or deleted: then dead letters).
+      if (failure.kind === 'disabled' || failure.kind === 'revoked') {
+        // Disabled, or its token revoked: its updates stay queued, untouched, until it is enabled again or its token
+        // replaced (or it is deleted: then dead letters).
         return this.defer(held, raw, raw, 'pause', Date.now() + 5_000);
       }
       const n = (entry.n ?? 0) + 1;
@@ -454,10 +459,11 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     | { kind: 'flood_wait'; retryAfterMs: number; reason: string | null }
     | null
   > {
+    let bot: WorkerBot | null = null;
     try {
-      const bot = await this.registry.findForWorker(held.bot);
+      bot = await this.registry.findForWorker(held.bot);
       if (!bot) return { kind: 'permanent', reason: 'The bot is no longer registered' };
-      if (!bot.enabled) return { kind: 'disabled' };
+      if (!bot.enabled || bot.revoked) return { kind: 'disabled' };
       leaseGuards.set(entry.update, {
         check: () => {
           if (!this.mayCall(held)) throw new LeaseLostError();
@@ -478,6 +484,14 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
         return { kind: 'flood_wait', retryAfterMs: inner.retryAfterMs, reason: null };
       const failure = classifyFailure(error);
       if (failure.kind === 'rate_limited') return { ...failure, kind: 'flood_wait' };
+      if (failure.kind === 'revoked' && bot) {
+        // Marked in the registry (unless the token changed meanwhile); until then, the update waits all the same.
+        await this.registry
+          .markRevoked(bot.id, bot.token)
+          .catch((markError: unknown) =>
+            this.logger.warn({ msg: 'Could not mark the bot revoked', botId: bot?.id, err: serializeError(markError) }),
+          );
+      }
       return failure;
     }
   }

@@ -10,6 +10,8 @@ import { serializeError } from '../common/logger';
 import { MetricsService, WebhookOutcome } from '../metrics/metrics.service';
 import type { Counter } from 'prom-client';
 import { EnqueueResult } from '../updates/update.producer';
+import { updateKindLabel } from '../telegram/update-kinds';
+import { updateKind } from '../updates/update-queue';
 import { IpAllowlist } from './ip-allowlist';
 import { WebhookService } from './webhook.service';
 
@@ -18,6 +20,7 @@ export const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
 const OUTCOMES: Record<string, WebhookOutcome> = {
   bot_not_found: 'unknown_bot',
   bot_disabled: 'disabled_bot',
+  bot_revoked: 'revoked_bot',
   invalid_secret_token: 'bad_secret',
   invalid_json: 'bad_request',
   invalid_update: 'bad_request',
@@ -98,6 +101,9 @@ export class WebhookRoute implements OnModuleInit {
   private async handle(request: WebhookRequest, reply: FastifyReply): Promise<void> {
     const result = await this.webhook.accept(request.tgwBot!, request.body, request.tgwJson);
     this.outcomes[result].inc();
+    if (result === 'accepted') {
+      this.metrics.updatesReceived.inc({ kind: updateKindLabel(updateKind(request.body as object)) });
+    }
     // An empty body: a body with a `method` field would make Telegram run it as a Bot API call.
     await reply.code(200).send();
   }

@@ -38,6 +38,8 @@ export class WebhookService implements OnModuleInit {
     }
     if (!bot) throw new NotFoundError('Unknown bot', 'bot_not_found');
     if (!bot.enabled) throw new NotFoundError('Unknown bot', 'bot_disabled');
+    // Refused like a disabled bot (Telegram keeps the update and retries it) until the token is replaced.
+    if (bot.revoked) throw new NotFoundError('Unknown bot', 'bot_revoked');
     if (!secretMatches(bot, secretHeader)) {
       throw new UnauthorizedError('Missing or wrong X-Telegram-Bot-Api-Secret-Token', 'invalid_secret_token');
     }

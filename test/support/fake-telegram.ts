@@ -36,8 +36,9 @@ let nextBotId = 7_000_000_000 + Math.floor(Math.random() * 100_000_000);
 
 /**
  * A Telegram Bot API stand-in on 127.0.0.1 that speaks the real wire format (`POST /bot<token>/<method>`,
- * `{ ok, result }` / `{ ok: false, error_code, description, parameters }`), records every call, and can be told
- * to fail a method a number of times.
+ * `{ ok, result }` / `{ ok: false, error_code, description, parameters }`), records every call, checks parameters
+ * the way Telegram does (400 Bad Request), answers 401 Unauthorized for an unknown or revoked token and 404 for a
+ * method it does not know, and can be told to fail a method a number of times.
  */
 export class FakeTelegram {
   readonly calls: TelegramCall[] = [];
@@ -81,6 +82,11 @@ export class FakeTelegram {
     const address = await server.listen({ port: 0, host: '127.0.0.1' });
     self.fake = new FakeTelegram(server, address);
     return self.fake;
+  }
+
+  /** The Bot API methods the fake implements (with Telegram's parameter checks). */
+  static get methods(): string[] {
+    return Object.keys(METHODS);
   }
 
   /** Makes a token known; getMe answers with this bot. */
@@ -138,6 +144,26 @@ export class FakeTelegram {
     await this.server.close();
   }
 
+  /**
+   * Makes a token invalid, as @BotFather's "revoke" does: every call with it answers 401 Unauthorized. The bot, and
+   * its webhook, stay; `addBot({ id })` gives it a new token.
+   */
+  revoke(token: string): void {
+    this.bots.delete(token);
+  }
+
+  /** Sets what getWebhookInfo reports about deliveries (pending updates, last error) for a bot. */
+  setWebhookState(
+    token: string,
+    state: { pending_update_count?: number; last_error_date?: number; last_error_message?: string | null },
+  ): void {
+    const bot = this.bots.get(token);
+    if (!bot) throw new Error('unknown token');
+    this.deliveryState.set(bot.id, { ...this.deliveryState.get(bot.id), ...state });
+  }
+
+  private readonly deliveryState = new Map<number, Record<string, unknown>>();
+
   private answer(
     token: string,
     method: string,
@@ -152,13 +178,21 @@ export class FakeTelegram {
     if (always) return always;
     const scripted = this.failures.get(method)?.shift();
     if (scripted) return scripted;
+    const handler = METHODS[method];
+    if (!handler) return FakeTelegram.error(404, 'Not Found');
+    const problem = handler.check(params);
+    if (problem) return FakeTelegram.error(400, `Bad Request: ${problem}`);
     const ok = (result: unknown) => ({ status: 200, body: { ok: true, result } });
-    const chat = { id: Number(params.chat_id), type: 'private' };
     switch (method) {
       case 'getMe':
         return ok(bot);
       case 'sendMessage':
-        return ok({ message_id: this.messageId++, date: now(), chat, text: params.text });
+        return ok({
+          message_id: this.messageId++,
+          date: now(),
+          chat: { id: Number(params.chat_id), type: 'private' },
+          text: params.text,
+        });
       case 'copyMessage':
         return ok({ message_id: this.messageId++ });
       case 'copyMessages': {
@@ -172,11 +206,20 @@ export class FakeTelegram {
         return ok(ids.map(() => ({ message_id: this.messageId++ })));
       }
       case 'setWebhook': {
+        // Like Telegram: an empty URL removes the webhook.
+        if (!params.url) {
+          this.webhooks.delete(bot.id);
+          return ok(true);
+        }
         const refused = checkSetWebhook(params, files);
         if (refused) return FakeTelegram.error(400, `Bad Request: ${refused}`);
         // Like Telegram: only an uploaded file counts as a certificate, and a call without one drops the old one.
         const certificate = files.certificate?.content.toString('utf8');
-        this.webhooks.set(bot.id, { ...params, ...(certificate ? { certificate } : {}) });
+        this.webhooks.set(bot.id, {
+          ...params,
+          allowed_updates: jsonParam(params.allowed_updates),
+          ...(certificate ? { certificate } : {}),
+        });
         return ok(true);
       }
       case 'deleteWebhook':
@@ -184,12 +227,16 @@ export class FakeTelegram {
         return ok(true);
       case 'getWebhookInfo': {
         const hook = this.webhooks.get(bot.id);
+        const state = hook ? this.deliveryState.get(bot.id) : undefined;
         return ok({
           url: hook?.url ?? '',
           has_custom_certificate: hook?.certificate !== undefined,
-          pending_update_count: 0,
+          pending_update_count: Number(state?.pending_update_count ?? 0),
+          ...(state?.last_error_message
+            ? { last_error_date: state.last_error_date ?? now(), last_error_message: state.last_error_message }
+            : {}),
           ...(hook?.ip_address ? { ip_address: hook.ip_address } : {}),
-          ...(hook?.max_connections ? { max_connections: hook.max_connections } : {}),
+          ...(hook?.max_connections ? { max_connections: Number(hook.max_connections) } : {}),
           ...(hook?.allowed_updates ? { allowed_updates: hook.allowed_updates } : {}),
         });
       }
@@ -284,6 +331,125 @@ function isReservedIpv4(ip: string): boolean {
     (a === 198 && b === 51 && c === 100) ||
     (a === 203 && b === 0 && c === 113)
   );
+}
+
+/**
+ * The Bot API methods the gateway calls (operator calls in src/telegram, handler calls in src/handlers), each with
+ * the parameter checks Telegram makes; the problem is answered as `400 Bad Request: <problem>`, as Telegram words it.
+ * A method not listed here answers 404 Not Found, like Telegram for a method that does not exist.
+ */
+const METHODS: Record<string, { check: (p: Record<string, any>) => string | null }> = {
+  getMe: { check: () => null },
+  getWebhookInfo: { check: () => null },
+  deleteWebhook: { check: (p) => booleanProblem(p, 'drop_pending_updates') },
+  setWebhook: {
+    check: (p) => {
+      if (p.url === undefined) return 'url is empty';
+      if (typeof p.url !== 'string') return "can't parse URL";
+      if (p.url !== '') {
+        let url: URL;
+        try {
+          url = new URL(p.url);
+        } catch {
+          return 'bad webhook: invalid URL';
+        }
+        if (url.protocol !== 'https:') return 'bad webhook: An HTTPS URL must be provided for webhook';
+        if (url.port && !['80', '88', '443', '8443'].includes(url.port)) {
+          return 'bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443';
+        }
+      }
+      if (p.max_connections !== undefined) {
+        const n = Number(p.max_connections);
+        if (!Number.isInteger(n) || n < 1 || n > 100) return 'bad webhook: max_connections must be from 1 to 100';
+      }
+      if (p.secret_token !== undefined) {
+        if (typeof p.secret_token !== 'string' || p.secret_token.length < 1 || p.secret_token.length > 256) {
+          return 'bad webhook: secret token must be 1-256 characters';
+        }
+        if (!/^[A-Za-z0-9_-]+$/.test(p.secret_token)) return 'bad webhook: secret token contains unallowed characters';
+      }
+      if (p.allowed_updates !== undefined) {
+        const list = jsonParam(p.allowed_updates);
+        if (!Array.isArray(list) || list.some((item) => typeof item !== 'string')) {
+          return "can't parse allowed updates JSON object";
+        }
+      }
+      return booleanProblem(p, 'drop_pending_updates');
+    },
+  },
+  sendMessage: {
+    check: (p) => {
+      const chat = chatIdProblem(p.chat_id, 'chat_id');
+      if (chat) return chat;
+      if (p.text === undefined || p.text === null || String(p.text).trim() === '') return 'message text is empty';
+      if (typeof p.text !== 'string') return "can't parse message text";
+      // Telegram counts UTF-16 code units after entity parsing; without parse_mode that is the text itself.
+      if (p.text.length > 4096) return 'message is too long';
+      if (p.parse_mode !== undefined && !['HTML', 'Markdown', 'MarkdownV2'].includes(p.parse_mode)) {
+        return `unsupported parse_mode "${String(p.parse_mode)}"`;
+      }
+      return replyMarkupProblem(p.reply_markup);
+    },
+  },
+  copyMessages: {
+    check: (p) =>
+      chatIdProblem(p.chat_id, 'chat_id') ??
+      chatIdProblem(p.from_chat_id, 'from_chat_id') ??
+      (Array.isArray(p.message_ids) && p.message_ids.length > 0 ? null : 'message identifiers are not specified'),
+  },
+  copyMessage: {
+    check: (p) =>
+      chatIdProblem(p.chat_id, 'chat_id') ??
+      chatIdProblem(p.from_chat_id, 'from_chat_id') ??
+      (isInteger(p.message_id) && Number(p.message_id) > 0 ? null : 'message to copy not found') ??
+      replyMarkupProblem(p.reply_markup),
+  },
+  answerCallbackQuery: {
+    check: (p) => {
+      if (typeof p.callback_query_id !== 'string' || p.callback_query_id === '') {
+        return 'query is too old and response timeout expired or query ID is invalid';
+      }
+      if (p.text !== undefined && (typeof p.text !== 'string' || p.text.length > 200)) return 'MESSAGE_TOO_LONG';
+      return booleanProblem(p, 'show_alert');
+    },
+  },
+};
+
+function isInteger(value: unknown): boolean {
+  return (
+    (typeof value === 'number' && Number.isSafeInteger(value)) || (typeof value === 'string' && /^-?\d+$/.test(value))
+  );
+}
+
+function chatIdProblem(value: unknown, name: string): string | null {
+  if (value === undefined || value === null || value === '') return `${name} is empty`;
+  if (isInteger(value)) return null;
+  if (typeof value === 'string' && /^@[A-Za-z0-9_]{4,}$/.test(value)) return null;
+  return 'chat not found';
+}
+
+function booleanProblem(p: Record<string, any>, name: string): string | null {
+  const value: unknown = p[name];
+  if (value === undefined || typeof value === 'boolean' || value === 'true' || value === 'false') return null;
+  return `can't parse ${name} as Boolean`;
+}
+
+function replyMarkupProblem(value: unknown): string | null {
+  if (value === undefined) return null;
+  const parsed = jsonParam(value);
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+    ? null
+    : "can't parse reply keyboard markup JSON object";
+}
+
+/** A parameter that is JSON-serialised in a form body and an object in a JSON body. */
+function jsonParam(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
 }
 
 function now(): number {

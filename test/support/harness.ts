@@ -35,6 +35,9 @@ export function testEnv(apiRoot: string, overrides: Record<string, string> = {})
     JOB_BACKOFF_MS: '50',
     METRICS_CACHE_MS: '0',
     LOG_LEVEL: 'debug',
+    // The webhook health monitor checks every bot in the database: only test files with a database of their own
+    // turn it on (test/webhook-health.e2e-spec.ts).
+    WEBHOOK_HEALTH_INTERVAL_SECONDS: '0',
     ...overrides,
   };
 }

@@ -120,6 +120,16 @@ export class BotDto implements BotView {
 
   @ApiProperty({ example: false, description: 'Media groups reach the handlers as one album' })
   albums!: boolean;
+  @ApiProperty({
+    example: false,
+    description:
+      'Telegram rejects the token (401 on a call by the health monitor or a handler): the webhook answers 404 ' +
+      'bot_revoked and queued updates wait until the token is replaced (PUT /admin/bots/:id/token)',
+  })
+  revoked!: boolean;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: null, description: 'When it was found' })
+  revokedAt!: string | null;
 
   @ApiProperty({ format: 'date-time', example: '2026-11-22T10:15:00.000Z' })
   createdAt!: string;

@@ -13,6 +13,7 @@ import {
 } from 'class-validator';
 import { WebhookCertificateView, WebhookStatus } from '../../bots/bot-admin.service';
 import { MAX_CERTIFICATE_BYTES, webhookIpAddressProblem } from '../../bots/webhook-certificate';
+import { WebhookDrift } from '../../bots/webhook-drift';
 import { webhookBaseUrlProblem } from '../../bots/webhook-url';
 import { BotDto } from './bot.dto';
 import { Omittable } from './validation';
@@ -126,6 +127,17 @@ export class WebhookStatusDto implements WebhookStatus {
 
   @ApiProperty({ example: true, description: "Whether Telegram's URL is the expected one" })
   matchesExpected!: boolean;
+
+  @ApiProperty({
+    type: [String],
+    enum: ['no_webhook', 'url', 'allowed_updates', 'max_connections', 'secret', 'certificate', 'ip_address'],
+    example: [],
+    description:
+      'How the webhook differs from what the gateway expects: no webhook, another URL, other allowed_updates or ' +
+      'max_connections than set-webhook asked for, deliveries refused with 401 (a secret Telegram no longer matches), ' +
+      'or a kept certificate or IP address Telegram does not have',
+  })
+  drift!: WebhookDrift[];
 
   @ApiProperty({ example: 0 })
   pendingUpdateCount!: number;

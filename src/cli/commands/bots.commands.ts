@@ -68,8 +68,15 @@ export class BotsListCommand extends CliCommand {
     if (flags.json) return printJson(bots);
     print(
       table(
-        ['ID', 'TELEGRAM ID', 'USERNAME', 'NAME', 'ENABLED'],
-        bots.map((bot) => [bot.id, bot.telegramId, `@${bot.username}`, bot.name, yesNo(bot.enabled)]),
+        ['ID', 'TELEGRAM ID', 'USERNAME', 'NAME', 'ENABLED', 'TOKEN'],
+        bots.map((bot) => [
+          bot.id,
+          bot.telegramId,
+          `@${bot.username}`,
+          bot.name,
+          yesNo(bot.enabled),
+          bot.revoked ? 'revoked' : 'ok',
+        ]),
       ),
     );
     print(`${bots.length} bot${bots.length === 1 ? '' : 's'}`);
