@@ -160,10 +160,10 @@ describe('migrate', () => {
       ['username_lower', 'text', 'NO'],
       ['secrets_version', 'int4', 'NO'],
       ['revoked_at', 'timestamptz', 'YES'],
-      ['webhook_max_connections', 'int4', 'YES'],
-      ['webhook_allowed_updates', 'jsonb', 'YES'],
       ['webhook_certificate', 'text', 'YES'],
       ['webhook_ip_address', 'text', 'YES'],
+      ['webhook_max_connections', 'int4', 'YES'],
+      ['webhook_allowed_updates', 'jsonb', 'YES'],
       ['albums', 'bool', 'NO'],
     ]);
     const byName = Object.fromEntries(columns.map((c) => [c.column_name, c]));
