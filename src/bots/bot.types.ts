@@ -1,4 +1,5 @@
 import type { UserFromGetMe } from 'grammy/types';
+import type { BotFeature } from '../features/feature.types';
 
 /** A registry row as the rest of the gateway sees it (no Prisma types outside the repository). */
 export interface BotRecord {
@@ -16,6 +17,10 @@ export interface BotRecord {
   previousSecretExpiresAt: Date | null;
   /** Bumped by every write of the ciphertexts; such writes are conditional on the version read. */
   secretsVersion: number;
+  /** The features the bot runs, in order, with its settings for them. */
+  features: BotFeature[];
+  /** Bumped by every write of `features`; such writes are conditional on the version read. */
+  featuresVersion: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -37,4 +42,6 @@ export interface WorkerBot {
   enabled: boolean;
   token: string;
   botInfo: UserFromGetMe;
+  features: BotFeature[];
+  featuresVersion: number;
 }

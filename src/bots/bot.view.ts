@@ -9,6 +9,8 @@ export interface BotView {
   name: string;
   firstName: string;
   enabled: boolean;
+  /** The names of the features it runs, in order (settings: the bot's features endpoint). */
+  features: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -21,6 +23,7 @@ export function toBotView(record: BotRecord): BotView {
     name: record.name ?? record.firstName,
     firstName: record.firstName,
     enabled: record.enabled,
+    features: record.features.map((feature) => feature.name),
     createdAt: record.createdAt.toISOString(),
     updatedAt: record.updatedAt.toISOString(),
   };

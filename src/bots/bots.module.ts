@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { FeaturesModule } from '../features/features.module';
 import { TelegramModule } from '../telegram/telegram.module';
 import { BotAdminService } from './bot-admin.service';
 import { BotRegistryService } from './bot-registry.service';
@@ -7,8 +8,8 @@ import { BotRepository } from './bot.repository';
 import { TokenHashIndex } from './token-hash-index';
 
 @Module({
-  imports: [TelegramModule],
+  imports: [TelegramModule, FeaturesModule],
   providers: [BotRepository, BotChangeBus, TokenHashIndex, BotRegistryService, BotAdminService],
-  exports: [BotRegistryService, BotAdminService],
+  exports: [BotRegistryService, BotAdminService, FeaturesModule],
 })
 export class BotsModule {}

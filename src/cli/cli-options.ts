@@ -1,3 +1,4 @@
+import { FEATURE_NAME, FEATURE_NAME_RULE } from '../config/config';
 import { webhookBaseUrlProblem } from '../bots/webhook-url';
 
 /**
@@ -49,4 +50,32 @@ export function parseName(value: string): string {
     throw new InvalidArgumentError('Expected a name of 1 to 100 characters.');
   }
   return trimmed;
+}
+
+/** Feature names, comma-separated (`start,echo`); an empty value is an empty list. */
+export function parseFeatureNames(value: string): string[] {
+  const names = value
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (names.some((name) => !FEATURE_NAME.test(name))) {
+    throw new InvalidArgumentError(
+      `Expected feature names such as start,echo (${FEATURE_NAME_RULE}; comma-separated).`,
+    );
+  }
+  return names;
+}
+
+/** A feature's settings: a JSON object. */
+export function parseSettings(value: string): Record<string, unknown> {
+  let settings: unknown;
+  try {
+    settings = JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError('Expected a JSON object, such as \'{"greeting":"Ahoy"}\'.');
+  }
+  if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
+    throw new InvalidArgumentError('Expected a JSON object, such as \'{"greeting":"Ahoy"}\'.');
+  }
+  return settings as Record<string, unknown>;
 }

@@ -48,6 +48,7 @@ export function formatBot(bot: BotView): string {
     ['username', `@${bot.username}`],
     ['name', bot.name],
     ['enabled', yesNo(bot.enabled)],
+    ['features', bot.features.length > 0 ? bot.features.join(',') : '(none)'],
     ['created', bot.createdAt],
     ['updated', bot.updatedAt],
   ]);
