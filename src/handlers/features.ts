@@ -30,6 +30,3 @@ export const builtInFeatures: BuiltInFeature[] = [
 
 /** The feature list existing bots were given when features became per bot: what every bot did before. */
 export const DEMO_FEATURES = builtInFeatures.map((feature) => feature.name);
-
-/** Every demo feature, in order: what every bot ran before features were chosen per bot. */
-export const features: Composer<GatewayContext>[] = builtInFeatures.map((feature) => feature.composer);
