@@ -253,6 +253,8 @@ describe('admin API', () => {
         name: 'Shop support',
         firstName: 'Shop',
         enabled: true,
+        // DEFAULT_BOT_FEATURES of the test gateways.
+        features: ['start', 'form', 'counter', 'callback-query', 'echo'],
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
       });
@@ -1119,6 +1121,9 @@ describe('OpenAPI document and Swagger UI', () => {
       '/admin/dead-letters': ['delete', 'get'],
       '/admin/dead-letters/{id}': ['delete', 'get'],
       '/admin/dead-letters/{id}/retry': ['post'],
+      '/admin/features': ['get'],
+      '/admin/bots/{id}/features': ['get', 'put'],
+      '/admin/bots/{id}/features/{name}': ['delete', 'put'],
     };
     expect(Object.keys(doc.paths).sort()).toEqual(Object.keys(operations).sort());
     for (const [path, methods] of Object.entries(operations)) {
@@ -1140,7 +1145,7 @@ describe('OpenAPI document and Swagger UI', () => {
       example: ['message', 'callback_query'],
     });
     expect(Object.keys(schemas.BotDto.properties).sort()).toEqual(
-      ['createdAt', 'enabled', 'firstName', 'id', 'name', 'telegramId', 'updatedAt', 'username'].sort(),
+      ['createdAt', 'enabled', 'features', 'firstName', 'id', 'name', 'telegramId', 'updatedAt', 'username'].sort(),
     );
     expect(schemas.ErrorDto.required.sort()).toEqual(['code', 'error', 'message', 'statusCode']);
     const post = doc.paths['/admin/bots'].post;
