@@ -27,6 +27,3 @@ export const builtInFeatures: BuiltInFeature[] = [
   { name: 'callback-query', description: 'answers every callback query', composer: callbackQueryFeature },
   { name: 'echo', description: 'sends text back, copies other messages back', composer: echoFeature },
 ];
-
-/** The feature list existing bots were given when features became per bot: what every bot did before. */
-export const DEMO_FEATURES = builtInFeatures.map((feature) => feature.name);
