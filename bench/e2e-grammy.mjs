@@ -24,6 +24,7 @@ const env = process.env;
 const require = createRequire(import.meta.url);
 const dist = resolve(env.BENCH_DIST ?? new URL('../dist', import.meta.url).pathname);
 const { createDispatcher } = require(`${dist}/updates/dispatcher`);
+const { builtInFeatures } = require(`${dist}/handlers/features`);
 
 const redis = new Redis(env.REDIS_URL ?? 'redis://127.0.0.1:6379', { connectTimeout: 2_000, maxRetriesPerRequest: 2 });
 redis.on('error', () => undefined);
@@ -37,6 +38,7 @@ for (const { token, secret, botInfo } of inlineBots(env)) {
       redis,
       redisPrefix: env.E2E_REDIS_PREFIX,
       sessionTtlSeconds: Number(env.SESSION_TTL_SECONDS ?? 7 * 24 * 3600),
+      features: builtInFeatures.map((feature) => feature.composer),
     }),
   );
   handlers.set(token, webhookCallback(bot, 'fastify', { secretToken: secret }));

@@ -256,6 +256,8 @@ describe('admin API', () => {
         albums: false,
         revoked: false,
         revokedAt: null,
+        // DEFAULT_BOT_FEATURES of the test gateways.
+        features: ['start', 'form', 'counter', 'callback-query', 'echo'],
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
       });
@@ -1126,6 +1128,9 @@ describe('OpenAPI document and Swagger UI', () => {
       '/admin/dead-letters': ['delete', 'get'],
       '/admin/dead-letters/{id}': ['delete', 'get'],
       '/admin/dead-letters/{id}/retry': ['post'],
+      '/admin/features': ['get'],
+      '/admin/bots/{id}/features': ['get', 'put'],
+      '/admin/bots/{id}/features/{name}': ['delete', 'put'],
     };
     expect(Object.keys(doc.paths).sort()).toEqual(Object.keys(operations).sort());
     for (const [path, methods] of Object.entries(operations)) {
@@ -1151,6 +1156,7 @@ describe('OpenAPI document and Swagger UI', () => {
         'albums',
         'createdAt',
         'enabled',
+        'features',
         'firstName',
         'id',
         'name',

@@ -19,6 +19,7 @@ import { alice, textUpdate } from './support/updates';
  * rotate-encryption-key work on every bot in the database, which must not include other test files' bots.
  */
 const CLI = resolve(__dirname, '..', 'dist', 'cli.js');
+const EXAMPLE_FEATURES = resolve(__dirname, '..', 'examples', 'feature-module');
 /** Generous: a run costs about a CPU-second of module loading, and test files run in parallel. */
 const RUN_TIMEOUT_MS = 45_000;
 /** More parallel runs than cores only make each one slower. */
@@ -115,6 +116,7 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
       // Long enough that only the CLI's announcement over Redis can make a running gateway see a change in time.
       BOT_CACHE_TTL_MS: '120000',
       BOT_NEGATIVE_CACHE_TTL_MS: '120000',
+      FEATURE_MODULES: EXAMPLE_FEATURES,
     });
     gw = await Harness.start({ role: 'all', env, telegram });
   });
@@ -169,11 +171,19 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
   describe('help and usage', () => {
     it('prints the help of every command on stdout and exits 0', async () => {
       const expected: [string[], string[]][] = [
-        [[], ['set-webhook', 'delete-webhook', 'webhook-info', 'rotate-secret', 'sync-webhooks', 'bots']],
-        [['bots'], ['add', 'list', 'show', 'enable', 'disable', 'albums', 'remove', 'replace-token']],
+        [[], ['set-webhook', 'delete-webhook', 'webhook-info', 'rotate-secret', 'sync-webhooks', 'bots', 'features']],
+        [['bots'], ['add', 'list', 'show', 'enable', 'disable', 'albums', 'remove', 'replace-token', 'features']],
         [
           ['bots', 'add'],
-          ['--name <name>', '--token <token>', '--json'],
+          ['--name <name>', '--token <token>', '--features <names>', '--json'],
+        ],
+        [
+          ['bots', 'features'],
+          ['show', 'set', 'add', 'remove'],
+        ],
+        [
+          ['bots', 'features', 'add'],
+          ['<botId>', '<feature>', '--settings <json>', '--json'],
         ],
         [
           ['bots', 'list'],
@@ -329,6 +339,7 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
           'albums',
           'createdAt',
           'enabled',
+          'features',
           'firstName',
           'id',
           'name',
@@ -500,6 +511,104 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
       const { token: foreign } = telegram.addBot();
       const mismatch = await cli(['bots', 'replace-token', bot.id, '--token', foreign]);
       expectOneErrorLine(mismatch, 1, /^error: The new token belongs to Telegram bot \d+ \(@fake_\d+_bot\), not \d+$/);
+    });
+  });
+
+  describe('features', () => {
+    const featuresOf = async (botId: string) => {
+      const run = await cli(['bots', 'features', 'show', botId, '--json']);
+      expect(run.code).toBe(0);
+      return JSON.parse(run.stdout).features;
+    };
+
+    it('registers a bot with features, then adds, sets and removes them; a running gateway follows', async () => {
+      const { token } = telegram.addBot();
+      const add = await cli(['bots', 'add', '--features', 'start,greeter', '--json'], `${token}\n`);
+      expect(add.code).toBe(0);
+      const bot = JSON.parse(add.stdout) as BotView;
+      expect(bot.features).toEqual(['start', 'greeter']);
+
+      const put = await cli([
+        'bots',
+        'features',
+        'add',
+        `@${bot.username}`,
+        'greeter',
+        '--settings',
+        '{"greeting":"Ahoy"}',
+      ]);
+      expect(put.code).toBe(0);
+      expect(put.stdout).toBe('FEATURE  SETTINGS\nstart    -\ngreeter  {"greeting":"Ahoy"}\n');
+      // The running gateway hears of it over Redis (its cache would otherwise keep the bot for BOT_CACHE_TTL_MS).
+      const record = (await gw.registry.resolve(bot.id))!;
+      const registered = { record, token, secret: gw.registry.webhookSecretOf(record), info: record.botInfo as never };
+      await gw.deliver(registered, textUpdate(alice, '/hello'));
+      await telegram.waitFor(
+        () => telegram.callsOf('sendMessage', token).some((c) => c.params.text === 'Ahoy, Alice!'),
+        10_000,
+        'the greeting with the new settings',
+      );
+
+      const set = await cli(['bots', 'features', 'set', bot.id, 'echo,greeter', '--json']);
+      expect(set.code).toBe(0);
+      expect(JSON.parse(set.stdout).features).toEqual([
+        { name: 'echo' },
+        { name: 'greeter', settings: { greeting: 'Ahoy' } },
+      ]);
+      expect((await cli(['bots', 'features', 'remove', bot.id, 'echo'])).code).toBe(0);
+      expect(await featuresOf(bot.id)).toEqual([{ name: 'greeter', settings: { greeting: 'Ahoy' } }]);
+      expect((await cli(['bots', 'features', 'set', bot.id, ''])).stdout).toBe(
+        '(no features: the bot answers nothing)\n',
+      );
+      expect((await cli(['bots', 'show', bot.id])).stdout).toContain('features:     (none)\n');
+    });
+
+    it('refuses unknown features, bad settings and bad names with one line', async () => {
+      const { bot } = await addBot();
+      const runs = await Promise.all([
+        cli(['bots', 'features', 'add', bot.id, 'nope']),
+        cli(['bots', 'features', 'add', bot.id, 'notes', '--settings', '{"max":0}']),
+        cli(['bots', 'features', 'add', bot.id, 'notes', '--settings', 'max=3']),
+        cli(['bots', 'features', 'remove', bot.id, 'notes']),
+        cli(['bots', 'add', '--features', 'Start!', '--token', 'x']),
+      ]);
+      expectOneErrorLine(
+        runs[0],
+        1,
+        /^error: No feature "nope" \(known: start, form, counter, callback-query, echo, greeter, notes\)$/,
+      );
+      expectOneErrorLine(runs[1], 1, 'Invalid settings for feature "notes": settings/max must be >= 1');
+      expectOneErrorLine(
+        runs[2],
+        2,
+        /^error: option '--settings <json>' argument 'max=3' is invalid\. Expected a JSON object/,
+      );
+      expectOneErrorLine(runs[3], 1, `Bot @${bot.username} does not have the feature "notes"`);
+      expectOneErrorLine(runs[4], 2, /^error: option '--features <names>' argument 'Start!' is invalid\./);
+      expect(await featuresOf(bot.id)).toEqual(
+        toBotView((await gw.registry.resolve(bot.id))!).features.map((name) => ({ name })),
+      );
+    });
+
+    it('lists the features bots can run, and refuses to run with a module that clashes', async () => {
+      const list = await cli(['features', '--json']);
+      expect(list.code).toBe(0);
+      expect(JSON.parse(list.stdout).map((f: { name: string; source: string }) => `${f.name} ${f.source}`)).toEqual([
+        'start built-in',
+        'form built-in',
+        'counter built-in',
+        'callback-query built-in',
+        'echo built-in',
+        `greeter ${EXAMPLE_FEATURES}`,
+        `notes ${EXAMPLE_FEATURES}`,
+      ]);
+      const clash = resolve(__dirname, 'fixtures', 'feature-modules', 'clash-greeter.cjs');
+      const refused = await runCli({ ...env, FEATURE_MODULES: `${EXAMPLE_FEATURES},${clash}` }, ['features']);
+      expectOneErrorLine(
+        refused,
+        1,
+        `FEATURE_MODULES: feature "greeter" of module "${clash}" clashes with module "${EXAMPLE_FEATURES}" of the same name; rename one of them`,
+      );
     });
   });
 

@@ -4,6 +4,7 @@ import { UpdateQueueModule } from '../updates/updates.module';
 import { AdminAuthGuard, AdminAuthHook } from './admin-auth.guard';
 import { AdminBotsController } from './admin-bots.controller';
 import { AdminDeadLettersController } from './admin-dead-letters.controller';
+import { AdminFeaturesController } from './admin-features.controller';
 import { AdminWebhooksController } from './admin-webhooks.controller';
 
 /**
@@ -12,7 +13,7 @@ import { AdminWebhooksController } from './admin-webhooks.controller';
  */
 @Module({
   imports: [BotsModule, UpdateQueueModule],
-  controllers: [AdminBotsController, AdminWebhooksController, AdminDeadLettersController],
+  controllers: [AdminBotsController, AdminFeaturesController, AdminWebhooksController, AdminDeadLettersController],
   providers: [AdminAuthGuard, AdminAuthHook],
 })
 export class AdminModule {}

@@ -5,6 +5,8 @@ import { APP_CONFIG } from '../config/config.module';
 import { AppError, BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../common/errors';
 import { redactSecrets } from '../common/redact';
 import { isUniqueViolation } from '../infra/database/prisma.service';
+import { FeatureCatalog } from '../features/feature-catalog';
+import { BotFeature } from '../features/feature.types';
 import { TelegramService } from '../telegram/telegram.service';
 import { unknownUpdateKinds, unknownUpdateKindsMessage } from '../telegram/update-kinds';
 import { BotRegistryService } from './bot-registry.service';
@@ -74,6 +76,13 @@ export interface SyncResult {
   lastError: string | null;
 }
 
+/** A bot's feature list with its settings, and the version a conditional write compares. */
+export interface BotFeaturesView {
+  botId: string;
+  version: number;
+  features: BotFeature[];
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -91,15 +100,18 @@ export class BotAdminService {
     private readonly registry: BotRegistryService,
     private readonly bots: BotRepository,
     private readonly telegram: TelegramService,
+    private readonly catalog: FeatureCatalog,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async register(input: { token: string; name?: string | null }): Promise<BotView> {
+  /** Registers a bot with `features` (checked first), or DEFAULT_BOT_FEATURES when absent. */
+  async register(input: { token: string; name?: string | null; features?: BotFeature[] }): Promise<BotView> {
     const token = checkTokenShape(input.token);
+    const features = input.features && this.catalog.check(input.features);
     const botInfo = await this.telegram.getMe(token);
     if (await this.bots.getByTelegramId(BigInt(botInfo.id))) throw alreadyRegistered(botInfo.username);
     try {
-      const record = await this.registry.register({ token, name: input.name ?? null, botInfo });
+      const record = await this.registry.register({ token, name: input.name ?? null, botInfo, features });
       this.logger.log({ msg: 'Bot registered', botId: record.id, username: record.username });
       return toBotView(record);
     } catch (error) {
@@ -130,6 +142,66 @@ export class BotAdminService {
     await this.registry.announce(record.id, [this.registry.tokenHashOf(record)]);
     this.logger.log({ msg: 'Bot updated', botId: record.id, changes });
     return toBotView(updated);
+  }
+
+  async features(ref: string): Promise<BotFeaturesView> {
+    return featuresView(await this.find(ref));
+  }
+
+  /** Replaces the bot's feature list (order included); reaches every worker at once. */
+  setFeatures(ref: string, features: BotFeature[]): Promise<BotFeaturesView> {
+    const checked = this.catalog.check(features);
+    return this.changeFeatures(ref, () => checked);
+  }
+
+  /** Sets the list by names, in this order; features the bot keeps keep their settings. */
+  setFeatureNames(ref: string, names: string[]): Promise<BotFeaturesView> {
+    return this.changeFeatures(ref, (current) =>
+      names.map((name) => current.find((feature) => feature.name === name) ?? { name }),
+    );
+  }
+
+  /**
+   * Adds a feature at the end of the list, or changes the settings of one the bot has (in place). Without `settings`
+   * a feature the bot has keeps its own.
+   */
+  putFeature(ref: string, name: string, settings?: Record<string, unknown>): Promise<BotFeaturesView> {
+    return this.changeFeatures(ref, (current) => {
+      const entry: BotFeature = settings === undefined ? { name } : { name, settings };
+      const at = current.findIndex((feature) => feature.name === name);
+      if (at === -1) return [...current, entry];
+      if (settings === undefined) return current;
+      return current.map((feature, i) => (i === at ? entry : feature));
+    });
+  }
+
+  removeFeature(ref: string, name: string): Promise<BotFeaturesView> {
+    return this.changeFeatures(ref, (current, record) => {
+      if (!current.some((feature) => feature.name === name)) {
+        throw new NotFoundError(`Bot @${record.username} does not have the feature "${name}"`, 'feature_not_enabled');
+      }
+      return current.filter((feature) => feature.name !== name);
+    });
+  }
+
+  /**
+   * Writes `change(current list)`, checked, conditional on the list being as read: when another change came first,
+   * the bot is read again and the change applied to what it is now.
+   */
+  private async changeFeatures(
+    ref: string,
+    change: (current: BotFeature[], record: BotRecord) => BotFeature[],
+  ): Promise<BotFeaturesView> {
+    let record = await this.find(ref);
+    for (let attempt = 1; ; attempt++) {
+      const features = this.catalog.check(change(record.features, record));
+      if (await this.registry.setFeatures(record, features)) break;
+      if (attempt === WRITE_ATTEMPTS) throw changedMeanwhile();
+      record = await this.find(record.id);
+    }
+    const updated = await this.find(record.id);
+    this.logger.log({ msg: 'Bot features set', botId: record.id, features: updated.features.map((f) => f.name) });
+    return featuresView(updated);
   }
 
   /** Deletes the bot; its webhook at Telegram is removed first, best effort, and the outcome reported. */
@@ -439,6 +511,10 @@ export class BotAdminService {
     if (!record) throw notFound(ref);
     return record;
   }
+}
+
+function featuresView(record: BotRecord): BotFeaturesView {
+  return { botId: record.id, version: record.featuresVersion, features: record.features };
 }
 
 function checkTokenShape(token: string): string {

@@ -4,6 +4,7 @@ import type { UserFromGetMe } from 'grammy/types';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { serializeError } from '../common/logger';
+import { BotFeature } from '../features/feature.types';
 import { BotChangeBus } from './bot-change.bus';
 import { BotRepository, SealedFields } from './bot.repository';
 import { BotRecord, IngressBot, WorkerBot } from './bot.types';
@@ -15,6 +16,8 @@ export interface RegisterBotInput {
   token: string;
   name?: string | null;
   botInfo: UserFromGetMe;
+  /** Checked by the caller; DEFAULT_BOT_FEATURES when absent. */
+  features?: BotFeature[];
 }
 
 /**
@@ -124,6 +127,7 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
       tokenKeyId: this.keyring.primaryKeyId,
       tokenHash: this.tokenHash(input.token),
       webhookSecretCiphertext: this.keyring.encrypt(generateWebhookSecret(), 'webhook-secret', id),
+      features: input.features ?? this.config.features.defaultBotFeatures.map((name) => ({ name })),
     });
     const hash = this.tokenHash(input.token).toString('base64');
     this.tokenHashes.add(hash);
@@ -182,6 +186,16 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
     const sealed = this.seal(record.id, this.tokenOf(record), secret, previous);
     const ok = await this.bots.reseal(record.id, record.secretsVersion, sealed);
     if (ok) await this.announce(record.id, [Buffer.from(sealed.tokenHash).toString('base64')]);
+    return ok;
+  }
+
+  /**
+   * Replaces the bot's feature list (already checked) and tells every process: each worker builds the bot's new
+   * composer with its next update. False when the list changed since `record` was read.
+   */
+  async setFeatures(record: BotRecord, features: BotFeature[]): Promise<boolean> {
+    const ok = await this.bots.setFeatures(record.id, record.featuresVersion, features);
+    if (ok) await this.announce(record.id, [this.tokenHashOf(record)]);
     return ok;
   }
 
@@ -317,6 +331,8 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
       revoked: record.revokedAt !== null,
       token: this.tokenOf(record),
       botInfo: record.botInfo,
+      features: record.features,
+      featuresVersion: record.featuresVersion,
     };
   }
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { UserFromGetMe } from 'grammy/types';
 import { Bot as BotRow, Prisma } from '../generated/prisma/client';
 import { asDatabaseError, PrismaService } from '../infra/database/prisma.service';
+import { BotFeature } from '../features/feature.types';
 import { BotRecord } from './bot.types';
 import { FINGERPRINT_PREFIX_BYTES, TokenHashFingerprint } from './known-token-hashes';
 
@@ -16,6 +17,7 @@ export interface NewBotRow {
   tokenKeyId: string;
   tokenHash: Uint8Array;
   webhookSecretCiphertext: Uint8Array;
+  features: BotFeature[];
 }
 
 /** Every ciphertext of a row, written together with the primary key (so `tokenKeyId` names the row's key). */
@@ -159,6 +161,20 @@ export class BotRepository {
     });
   }
 
+  /**
+   * Replaces the bot's feature list, provided it is still at `expectedVersion` (the `featuresVersion` the caller
+   * read): false when another write came first, so no change is lost. Bumps `updated_at`, which caches compare.
+   */
+  async setFeatures(id: string, expectedVersion: number, features: BotFeature[]): Promise<boolean> {
+    return this.run(async () => {
+      const { count } = await this.prisma.bot.updateMany({
+        where: { id, featuresVersion: expectedVersion },
+        data: { features: toJsonArray(features), featuresVersion: { increment: 1 } },
+      });
+      return count > 0;
+    });
+  }
+
   async delete(id: string): Promise<boolean> {
     return this.run(async () => (await this.prisma.bot.deleteMany({ where: { id } })).count > 0);
   }
@@ -281,6 +297,7 @@ export class BotRepository {
             ...row,
             usernameLower: row.username.toLowerCase(),
             botInfo: toJson(row.botInfo),
+            features: toJsonArray(row.features),
             tokenCiphertext: bytes(row.tokenCiphertext),
             tokenHash: bytes(row.tokenHash),
             webhookSecretCiphertext: bytes(row.webhookSecretCiphertext),
@@ -301,6 +318,10 @@ export class BotRepository {
 
 function toJson(value: object): Prisma.InputJsonObject {
   return Object.fromEntries<Prisma.InputJsonValue>(Object.entries(value));
+}
+
+function toJsonArray(features: BotFeature[]): Prisma.InputJsonArray {
+  return features.map((feature) => toJson(feature));
 }
 
 function bytes(value: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -329,6 +350,8 @@ function toRecord(row: BotRow | null): BotRecord | null {
     revokedAt: row.revokedAt,
     webhookMaxConnections: row.webhookMaxConnections,
     webhookAllowedUpdates: Array.isArray(row.webhookAllowedUpdates) ? (row.webhookAllowedUpdates as string[]) : null,
+    features: row.features as unknown as BotFeature[],
+    featuresVersion: row.featuresVersion,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

@@ -1,4 +1,5 @@
 import type { UserFromGetMe } from 'grammy/types';
+import type { BotFeature } from '../features/feature.types';
 
 /** A registry row as the rest of the gateway sees it (no Prisma types outside the repository). */
 export interface BotRecord {
@@ -27,6 +28,10 @@ export interface BotRecord {
   /** What set-webhook last asked for; null when not given (Telegram's default or previous setting stands). */
   webhookMaxConnections: number | null;
   webhookAllowedUpdates: string[] | null;
+  /** The features the bot runs, in order, with its settings for them. */
+  features: BotFeature[];
+  /** Bumped by every write of `features`; such writes are conditional on the version read. */
+  featuresVersion: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -53,4 +58,6 @@ export interface WorkerBot {
   revoked: boolean;
   token: string;
   botInfo: UserFromGetMe;
+  features: BotFeature[];
+  featuresVersion: number;
 }

@@ -14,6 +14,8 @@ export interface BotView {
   /** Telegram rejected the token (401): nothing is processed until the token is replaced. */
   revoked: boolean;
   revokedAt: string | null;
+  /** The names of the features it runs, in order (settings: the bot's features endpoint). */
+  features: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -29,6 +31,7 @@ export function toBotView(record: BotRecord): BotView {
     albums: record.albums,
     revoked: record.revokedAt !== null,
     revokedAt: record.revokedAt?.toISOString() ?? null,
+    features: record.features.map((feature) => feature.name),
     createdAt: record.createdAt.toISOString(),
     updatedAt: record.updatedAt.toISOString(),
   };

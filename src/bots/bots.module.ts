@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { FeaturesModule } from '../features/features.module';
 import { TelegramModule } from '../telegram/telegram.module';
 import { BotAdminService } from './bot-admin.service';
 import { BotRegistryService } from './bot-registry.service';
@@ -8,8 +9,8 @@ import { RevokedBotsMetrics } from './revoked-bots.metrics';
 import { TokenHashIndex } from './token-hash-index';
 
 @Module({
-  imports: [TelegramModule],
+  imports: [TelegramModule, FeaturesModule],
   providers: [BotRepository, BotChangeBus, TokenHashIndex, BotRegistryService, BotAdminService, RevokedBotsMetrics],
-  exports: [BotRegistryService, BotAdminService],
+  exports: [BotRegistryService, BotAdminService, FeaturesModule],
 })
 export class BotsModule {}

@@ -3,6 +3,7 @@ import { redactSecrets } from '../common/redact';
 import { DecryptionError } from '../bots/token-crypto';
 import { ConfigError } from '../config/config';
 import { redactDatabaseUrl } from '../infra/database/migrator';
+import { FeatureModuleError } from '../features/feature-module.error';
 
 /** Exit status of a run: 0 success, 1 the operation failed, 2 the command line was wrong. */
 export const EXIT_OK = 0;
@@ -74,7 +75,7 @@ export function describeFailure(error: unknown, databaseUrl?: string): Failure {
       exitCode: EXIT_FAILURE,
     };
   }
-  if (error instanceof AppError || error instanceof CommandFailedError) {
+  if (error instanceof AppError || error instanceof CommandFailedError || error instanceof FeatureModuleError) {
     return { message: oneLine(error.message), exitCode: EXIT_FAILURE };
   }
   const message = error instanceof Error ? error.message : String(error);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { webhookIpAddressProblem } from '../bots/webhook-certificate';
+import { FEATURE_NAME, FEATURE_NAME_RULE } from '../config/config';
 import { webhookBaseUrlProblem } from '../bots/webhook-url';
 import { unknownUpdateKinds, unknownUpdateKindsMessage } from '../telegram/update-kinds';
 
@@ -70,4 +71,32 @@ export function parseIpAddress(value: string): string {
   const problem = webhookIpAddressProblem(value);
   if (problem) throw new InvalidArgumentError(`The address ${problem}.`);
   return value.trim();
+}
+
+/** Feature names, comma-separated (`start,echo`); an empty value is an empty list. */
+export function parseFeatureNames(value: string): string[] {
+  const names = value
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (names.some((name) => !FEATURE_NAME.test(name))) {
+    throw new InvalidArgumentError(
+      `Expected feature names such as start,echo (${FEATURE_NAME_RULE}; comma-separated).`,
+    );
+  }
+  return names;
+}
+
+/** A feature's settings: a JSON object. */
+export function parseSettings(value: string): Record<string, unknown> {
+  let settings: unknown;
+  try {
+    settings = JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError('Expected a JSON object, such as \'{"greeting":"Ahoy"}\'.');
+  }
+  if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) {
+    throw new InvalidArgumentError('Expected a JSON object, such as \'{"greeting":"Ahoy"}\'.');
+  }
+  return settings as Record<string, unknown>;
 }

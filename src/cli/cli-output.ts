@@ -53,6 +53,7 @@ export function formatBot(bot: BotView): string {
       'token',
       bot.revoked ? `revoked (rejected by Telegram at ${bot.revokedAt}; replace it: bots replace-token)` : 'ok',
     ],
+    ['features', bot.features.length > 0 ? bot.features.join(',') : '(none)'],
     ['created', bot.createdAt],
     ['updated', bot.updatedAt],
   ]);

@@ -9,6 +9,7 @@ import { UpdateQueueModule } from '../updates/updates.module';
 import { CliProgram } from './cli-command';
 import { BotsCommand } from './commands/bots.commands';
 import { FailedCommand } from './commands/failed.commands';
+import { FeaturesCommand } from './commands/features.commands';
 import { RotateEncryptionKeyCommand } from './commands/rotate-encryption-key.command';
 import { SyncWebhooksCommand } from './commands/sync-webhooks.command';
 import {
@@ -43,6 +44,7 @@ export class CliModule {
         RotateSecretCommand,
         SyncWebhooksCommand,
         RotateEncryptionKeyCommand,
+        FeaturesCommand,
         ...BotsCommand.registerWithSubCommands(),
         ...FailedCommand.registerWithSubCommands(),
       ],

@@ -105,6 +105,12 @@ export interface AppConfig {
   apiDocs: boolean;
   sessionTtlSeconds: number;
   shutdownTimeoutMs: number;
+  features: {
+    /** The features a bot registered without a list of its own gets (names; checked against the catalog at start). */
+    defaultBotFeatures: string[];
+    /** Feature modules to load at start: file paths (absolute, or relative to the working directory) or packages. */
+    modules: string[];
+  };
   /** Set when development keys were generated or loaded from the local keys file. */
   devKeysFile?: string;
   /** True when this load generated the development keys (the file did not exist yet). */
@@ -116,6 +122,10 @@ export const TELEGRAM_WEBHOOK_PORTS = [443, 80, 88, 8443];
 
 /** Telegram's published webhook source ranges (https://core.telegram.org/bots/webhooks). */
 export const TELEGRAM_IP_RANGES = ['149.154.160.0/20', '91.108.4.0/22'];
+
+/** What a feature may be called: it appears in URLs (`/admin/bots/:id/features/:name`) and CLI arguments. */
+export const FEATURE_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
+export const FEATURE_NAME_RULE = 'a lower-case letter, then up to 63 of a-z 0-9 _ -';
 
 /** 25 h: longer than Telegram's 24 h retry window, so a late retry still meets its dedupe key. */
 export const SAFE_DEDUPE_TTL_SECONDS = 25 * 3600;
@@ -374,6 +384,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     apiDocs: r.oneOf('API_DOCS', ['true', 'false'], production ? 'false' : 'true') === 'true',
     sessionTtlSeconds: r.int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 1),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 15_000, 100),
+    features: {
+      defaultBotFeatures: r.list('DEFAULT_BOT_FEATURES'),
+      modules: r.list('FEATURE_MODULES'),
+    },
     devKeysFile,
     devKeysCreated,
   };
@@ -397,6 +411,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
       'TELEGRAM_API_ROOT must be https: (or http: to a loopback address): bot tokens would cross the network in ' +
         'clear text. Set TELEGRAM_API_ROOT_ALLOW_HTTP=true if that network is trusted',
     );
+  }
+  const badNames = config.features.defaultBotFeatures.filter((name) => !FEATURE_NAME.test(name));
+  if (badNames.length > 0) {
+    r.problems.push(
+      `DEFAULT_BOT_FEATURES: ${badNames.map((n) => `"${n}"`).join(', ')} is not a feature name (${FEATURE_NAME_RULE})`,
+    );
+  }
+  if (new Set(config.features.defaultBotFeatures).size !== config.features.defaultBotFeatures.length) {
+    r.problems.push('DEFAULT_BOT_FEATURES names a feature twice');
   }
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(config.redisPrefix)) {
     r.problems.push('REDIS_PREFIX must be 1-64 characters of [A-Za-z0-9_.-]');

@@ -1,8 +1,7 @@
 import { RedisAdapter } from '@grammyjs/storage-redis';
-import { Composer, Context, session, StorageAdapter } from 'grammy';
+import { Composer, Context, Middleware, session, StorageAdapter } from 'grammy';
 import type { Redis } from 'ioredis';
 import { GatewayContext, SessionData } from '../handlers/context';
-import { features } from '../handlers/features';
 import { albums } from './album';
 import { leaseGuards } from './lease-guard';
 
@@ -56,6 +55,8 @@ export interface DispatcherOptions {
   redis: Redis;
   redisPrefix: string;
   sessionTtlSeconds: number;
+  /** Features for every bot, after the sessions; the worker installs each bot's own features after it instead. */
+  features?: Middleware<GatewayContext>[];
 }
 
 /** The one dispatcher every bot's updates run through: Redis sessions, then the features. */
@@ -83,6 +84,6 @@ export function createDispatcher(options: DispatcherOptions): Composer<GatewayCo
     await next();
     guard.check();
   });
-  dispatcher.use(...features);
+  dispatcher.use(...(options.features ?? []));
   return dispatcher;
 }

@@ -8,6 +8,8 @@ import { BotRegistryService } from '../bots/bot-registry.service';
 import { WorkerBot } from '../bots/bot.types';
 import { evict } from '../bots/versioned-cache';
 import { serializeError } from '../common/logger';
+import { FeatureCatalog } from '../features/feature-catalog';
+import { FeatureSetupError } from '../features/feature-module.error';
 import { GatewayContext } from '../handlers/context';
 import { RedisConnections } from '../infra/redis/redis.module';
 import { MetricsService } from '../metrics/metrics.service';
@@ -70,7 +72,7 @@ const ALBUM_SCAN = 100;
 export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(UpdateProcessor.name);
   private readonly dispatcher: Composer<GatewayContext>;
-  private readonly grammyBots = new Map<string, { token: string; bot: Bot<GatewayContext> }>();
+  private readonly grammyBots = new Map<string, { token: string; featuresVersion: number; bot: Bot<GatewayContext> }>();
   private readonly fetch: typeof fetch;
   private readonly redis: MailboxRedis;
   private readonly wakeConnection: Redis;
@@ -109,6 +111,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     private readonly migration: LegacyQueueMigration,
     redis: RedisConnections,
     private readonly metrics: MetricsService,
+    private readonly features: FeatureCatalog,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.dispatcher = createDispatcher({
@@ -480,6 +483,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     } catch (error) {
       const inner = (error as { error?: unknown }).error ?? error;
       if (inner instanceof LeaseLostError) return { kind: 'lost' };
+      if (inner instanceof FeatureSetupError) return { kind: 'permanent', reason: inner.message };
       if (inner instanceof FloodWaitError)
         return { kind: 'flood_wait', retryAfterMs: inner.retryAfterMs, reason: null };
       const failure = classifyFailure(error);
@@ -613,10 +617,17 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
   private grammyBot(bot: WorkerBot): Bot<GatewayContext> {
     const cached = this.grammyBots.get(bot.id);
     this.grammyBots.delete(bot.id);
-    if (cached && cached.token === bot.token && cached.bot.botInfo === bot.botInfo) {
+    if (
+      cached &&
+      cached.token === bot.token &&
+      cached.bot.botInfo === bot.botInfo &&
+      cached.featuresVersion === bot.featuresVersion
+    ) {
       this.grammyBots.set(bot.id, cached);
       return cached.bot;
     }
+    // The bot's own features, built once per version of its list (its registry entry is reloaded when it changes).
+    const features = this.features.compose(bot.features);
     const grammyBot = new Bot<GatewayContext>(bot.token, {
       botInfo: bot.botInfo,
       client: {
@@ -625,8 +636,8 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
         fetch: this.fetch,
       },
     });
-    grammyBot.use(this.dispatcher);
-    this.grammyBots.set(bot.id, { token: bot.token, bot: grammyBot });
+    grammyBot.use(this.dispatcher, features);
+    this.grammyBots.set(bot.id, { token: bot.token, featuresVersion: bot.featuresVersion, bot: grammyBot });
     evict(this.grammyBots, this.config.botCache.size);
     return grammyBot;
   }

@@ -38,6 +38,8 @@ export function testEnv(apiRoot: string, overrides: Record<string, string> = {})
     // The webhook health monitor checks every bot in the database: only test files with a database of their own
     // turn it on (test/webhook-health.e2e-spec.ts).
     WEBHOOK_HEALTH_INTERVAL_SECONDS: '0',
+    // The tests of the demo behaviour register bots without a feature list; a deployment's default is none.
+    DEFAULT_BOT_FEATURES: 'start,form,counter,callback-query,echo',
     ...overrides,
   };
 }
@@ -141,6 +143,31 @@ export class Harness {
   /** Posts as Telegram would for a registered bot. */
   deliver(bot: RegisteredBot, update: unknown): Promise<Response> {
     return this.post(bot.token, update, { secret: bot.secret });
+  }
+
+  /** An admin API call with this gateway's key; a bot it registers is deleted by `close`. */
+  async admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${this.config.adminApiKeys[0]}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const raw = await res.text();
+    const parsed = raw ? JSON.parse(raw) : undefined;
+    if (method === 'POST' && path === '/admin/bots' && res.status === 201) this.botIds.push(parsed.id);
+    return { status: res.status, body: parsed };
+  }
+
+  /** Registers a bot known to the fake Telegram through the admin API, with this feature list. */
+  async registerWithFeatures(features: { name: string; settings?: Record<string, unknown> }[]): Promise<RegisteredBot> {
+    const { token, bot } = this.telegram.addBot();
+    const res = await this.admin('POST', '/admin/bots', { token, features });
+    if (res.status !== 201) throw new Error(`registration failed: ${res.status} ${JSON.stringify(res.body)}`);
+    const record = (await this.registry.resolve(res.body.id))!;
+    return { record, token, secret: this.registry.webhookSecretOf(record), info: bot };
   }
 
   /** Redis keys this gateway wrote, without the prefix. */

@@ -1,9 +1,21 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsBoolean, IsDefined, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+import { Transform, Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsDefined,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  ValidateNested,
+} from 'class-validator';
 import { TOKEN_SHAPE } from '../../bots/bot-admin.service';
 import { BotView } from '../../bots/bot.view';
+import { BotFeatureDto, MAX_BOT_FEATURES } from './feature.dto';
 import { Omittable, PageLimit, queryBoolean, trimmed } from './validation';
 
 const TOKEN_EXAMPLE = '7012345678:AAHk3vQ9x2LmN8pR4tZ6wY1cB5dF7gJ0sEu';
@@ -39,6 +51,19 @@ export class RegisterBotDto {
   @Length(1, NAME_MAX)
   @IsString()
   name?: string | null;
+
+  @ApiPropertyOptional({
+    type: [BotFeatureDto],
+    maxItems: MAX_BOT_FEATURES,
+    description: 'The features the bot runs, in order; DEFAULT_BOT_FEATURES when left out',
+    example: [{ name: 'start' }, { name: 'echo' }],
+  })
+  @Omittable()
+  @IsArray()
+  @ArrayMaxSize(MAX_BOT_FEATURES)
+  @ValidateNested({ each: true })
+  @Type(() => BotFeatureDto)
+  features?: BotFeatureDto[];
 }
 
 export class ReplaceTokenDto {
@@ -130,6 +155,12 @@ export class BotDto implements BotView {
 
   @ApiProperty({ type: String, format: 'date-time', nullable: true, example: null, description: 'When it was found' })
   revokedAt!: string | null;
+  @ApiProperty({
+    type: [String],
+    example: ['start', 'echo'],
+    description: 'The features it runs, in order (settings: GET /admin/bots/{id}/features)',
+  })
+  features!: string[];
 
   @ApiProperty({ format: 'date-time', example: '2026-11-22T10:15:00.000Z' })
   createdAt!: string;

@@ -26,9 +26,11 @@ export class ErrorDto implements ErrorBody {
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid body, query or token shape (the message names the field)',
   401: 'Missing or wrong admin API key',
-  404: 'No such bot',
+  404: 'No such bot (or, for a feature of a bot, the bot does not have it)',
   409: 'The bot is already registered, or changed while the request ran',
-  422: 'Telegram refused the request (its description is in the message), or the token belongs to another bot',
+  422:
+    'Telegram refused the request (its description is in the message), the token belongs to another bot, or an ' +
+    'unknown feature or invalid feature settings',
   429: 'Telegram asks to slow down; see Retry-After',
   502: 'Telegram is unreachable or failed',
   503: 'The database is unavailable; see Retry-After',

@@ -3,9 +3,10 @@ import { BotAdminService } from '../../bots/bot-admin.service';
 import { BotView } from '../../bots/bot.view';
 import { BOT_ID_HELP, CliCommand } from '../cli-command';
 import { UsageError } from '../cli-errors';
-import { parseName } from '../cli-options';
+import { parseFeatureNames, parseName } from '../cli-options';
 import { botLabel, formatBot, print, printJson, table, yesNo } from '../cli-output';
 import { readToken } from '../token-input';
+import { BotsFeaturesCommand } from './features.commands';
 
 const LIST_PAGE_SIZE = 100;
 const TOKEN_OPTION_HELP =
@@ -21,9 +22,13 @@ export class BotsAddCommand extends CliCommand {
     super();
   }
 
-  async run(_args: string[], flags: { name?: string; token?: string; json?: boolean }): Promise<void> {
+  async run(
+    _args: string[],
+    flags: { name?: string; token?: string; json?: boolean; features?: string[] },
+  ): Promise<void> {
     const token = flags.token ?? (await readToken());
-    const bot = await this.admin.register({ token, name: flags.name });
+    const features = flags.features?.map((name) => ({ name }));
+    const bot = await this.admin.register({ token, name: flags.name, features });
     if (flags.json) return printJson(bot);
     print(`Registered ${botLabel(bot)}`);
     print(formatBot(bot));
@@ -38,6 +43,15 @@ export class BotsAddCommand extends CliCommand {
   @Option({ flags: '--token <token>', description: TOKEN_OPTION_HELP })
   parseToken(value: string): string {
     return value;
+  }
+
+  @Option({
+    flags: '--features <names>',
+    description:
+      'the features it runs, comma-separated, in order (default: DEFAULT_BOT_FEATURES); settings: bots features add',
+  })
+  parseFeatures(value: string): string[] {
+    return parseFeatureNames(value);
   }
 
   @Option({ flags: '--json', description: 'print the bot as JSON' })
@@ -222,7 +236,7 @@ export class BotsAlbumsCommand extends CliCommand {
 
 @Command({
   name: 'bots',
-  description: 'Register, list, show, enable, disable and remove bots; switch albums on or off',
+  description: 'Register, list, show, enable, disable and remove bots; choose their features; switch albums on or off',
   subCommands: [
     BotsAddCommand,
     BotsListCommand,
@@ -232,6 +246,7 @@ export class BotsAlbumsCommand extends CliCommand {
     BotsAlbumsCommand,
     BotsRemoveCommand,
     BotsReplaceTokenCommand,
+    BotsFeaturesCommand,
   ],
   // Lets run() name an unknown subcommand instead of commander's "too many arguments".
   allowExcessArgs: true,

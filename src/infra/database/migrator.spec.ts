@@ -159,6 +159,8 @@ describe('migrate', () => {
       ['updated_at', 'timestamptz', 'NO'],
       ['username_lower', 'text', 'NO'],
       ['secrets_version', 'int4', 'NO'],
+      ['features', 'jsonb', 'NO'],
+      ['features_version', 'int4', 'NO'],
       ['revoked_at', 'timestamptz', 'YES'],
       ['webhook_certificate', 'text', 'YES'],
       ['webhook_ip_address', 'text', 'YES'],
@@ -179,6 +181,37 @@ describe('migrate', () => {
     ]);
     expect(indexes.find((i) => i.indexname === 'bots_token_hash_key')!.indexdef).toContain('UNIQUE');
     expect(indexes.find((i) => i.indexname === 'bots_username_lower_key')!.indexdef).toContain('UNIQUE');
+  });
+
+  it('gives bots registered before features were per bot every demo feature, in the old order', async () => {
+    const upgradeUrl = databaseUrl('features');
+    const before = migrationNames.filter((name) => name < '20261207010000_bot_features');
+    const earlier = Object.fromEntries(
+      before.map((name) => [name, readFileSync(join(migrationsDir, name, 'migration.sql'), 'utf8')]),
+    );
+    await migrate(upgradeUrl, { migrationsDir: tempMigrations(earlier), log: () => undefined });
+    await select(
+      upgradeUrl,
+      `INSERT INTO bots (id, telegram_id, username, username_lower, first_name, bot_info, token_ciphertext,
+         token_key_id, token_hash, webhook_secret_ciphertext, updated_at)
+       VALUES (gen_random_uuid(), 42, 'Old_bot', 'old_bot', 'Old', '{}', '\\x00', 'k1', '\\x01', '\\x02', now())`,
+    );
+    const { applied } = await migrate(upgradeUrl, { migrationsDir, log: () => undefined });
+    expect(applied).toContain('20261207010000_bot_features');
+    const [row] = await select<{ features: unknown; features_version: number }>(
+      upgradeUrl,
+      'SELECT features, features_version FROM bots',
+    );
+    expect(row).toEqual({
+      features: [
+        { name: 'start' },
+        { name: 'form' },
+        { name: 'counter' },
+        { name: 'callback-query' },
+        { name: 'echo' },
+      ],
+      features_version: 1,
+    });
   });
 
   it('applies nothing on a second run', async () => {
