@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FakeBot, FakeTelegram, TelegramCall } from './support/fake-telegram';
 import { cleanupsAfterEach, Harness, RegisteredBot, TEST_REDIS_URL, testEnv, waitUntil } from './support/harness';
@@ -7,6 +8,7 @@ import { textUpdate } from './support/updates';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const SLOW_FEATURE = join(__dirname, 'fixtures', 'feature-modules', 'slow-calls.mjs');
 const CHATS = 8;
 const PER_CHAT = 15;
 
@@ -89,5 +91,57 @@ describe('a Redis outage longer than JOB_LOCK_MS', () => {
       expect(texts, `chat ${person.id}`).toEqual(Array.from({ length: PER_CHAT }, (_, i) => String(i + 1)));
     }
     expect(workerA.output.join('')).toContain('Worker identity retired');
+  }, 120_000);
+
+  it('stops a handler that is still calling Telegram once its hold could have lapsed, before another worker takes over', async () => {
+    // The only updates whose calls could outlast the lease are those of a handler that keeps calling: `/slow` calls
+    // six times, 1.5 s apart, against JOB_LOCK_MS 3 s. Without the time guard on each call, worker A, cut off from
+    // Redis, would go on calling while worker B runs the same conversation again.
+    const telegramA = await FakeTelegram.start();
+    const telegramB = await FakeTelegram.start();
+    cleanups.push(
+      () => telegramA.close(),
+      () => telegramB.close(),
+    );
+    const env = testEnv(telegramA.apiRoot, {
+      LOG_LEVEL: 'info',
+      JOB_LOCK_MS: '3000',
+      TELEGRAM_TIMEOUT_MS: '1000',
+      FEATURE_MODULES: SLOW_FEATURE,
+      DEFAULT_BOT_FEATURES: 'slow-calls',
+    });
+    const api = await Harness.start({ role: 'api', env, telegram: telegramA });
+    cleanups.push(() => api.close());
+    const bot: RegisteredBot = await api.registerBot();
+    (telegramB as unknown as { bots: Map<string, FakeBot> }).bots.set(bot.token, bot.info);
+
+    const { hostname, port } = new URL(TEST_REDIS_URL);
+    const proxy = await TcpProxy.start({ host: hostname, port: Number(port || 6379) });
+    cleanups.push(() => proxy.down());
+    const workerA = startProcess('main-worker', {
+      ...env,
+      WORKER_PORT: '0',
+      REDIS_URL: proxy.url('redis', new URL(TEST_REDIS_URL).pathname),
+    });
+    cleanups.push(() => workerA.stop('SIGKILL'));
+    await workerA.waitForOutput('Running up to', 60_000);
+
+    const person = { id: 920_001, first_name: 'S' };
+    expect((await api.deliver(bot, textUpdate(person, '/slow'))).status).toBe(200);
+    await telegramA.waitFor((calls) => calls.some((c) => c.params.text === 'step 1'), 20_000, 'worker A to start');
+    await proxy.down();
+    const workerB = startProcess('main-worker', { ...env, WORKER_PORT: '0', TELEGRAM_API_ROOT: telegramB.apiRoot });
+    cleanups.push(() => workerB.stop('SIGKILL'));
+    await telegramB.waitFor((calls) => calls.some((c) => c.params.text === 'step 6'), 60_000, 'worker B to finish');
+    // Long enough for worker A's remaining steps, had it gone on.
+    await sleep(3_000);
+
+    const steps = (t: FakeTelegram) =>
+      t.calls.filter((c) => c.method === 'sendMessage' && c.params.chat_id === person.id);
+    const a = steps(telegramA);
+    const b = steps(telegramB);
+    expect(b.map((c) => c.params.text)).toEqual(['step 1', 'step 2', 'step 3', 'step 4', 'step 5', 'step 6']);
+    expect(a.length).toBeLessThan(6);
+    expect(Math.max(...a.map((c) => c.at))).toBeLessThan(Math.min(...b.map((c) => c.at)));
   }, 120_000);
 });
