@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BotRegistryService } from '../src/bots/bot-registry.service';
 import { PrismaService } from '../src/infra/database/prisma.service';
 import { TelegramService } from '../src/telegram/telegram.service';
+import { DEFAULT_TENANT_ID } from '../src/tenants/tenant.types';
 import { FakeTelegram } from './support/fake-telegram';
 import { Harness, jsonOf } from './support/harness';
 import { alice, textUpdate } from './support/updates';
@@ -253,6 +254,7 @@ describe('admin API', () => {
         name: 'Shop support',
         firstName: 'Shop',
         enabled: true,
+        tenantId: DEFAULT_TENANT_ID,
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
       });
@@ -1119,6 +1121,13 @@ describe('OpenAPI document and Swagger UI', () => {
       '/admin/dead-letters': ['delete', 'get'],
       '/admin/dead-letters/{id}': ['delete', 'get'],
       '/admin/dead-letters/{id}/retry': ['post'],
+      '/admin/whoami': ['get'],
+      '/admin/tenants': ['get', 'post'],
+      '/admin/tenants/{tenant}': ['delete', 'get'],
+      '/admin/tenants/{tenant}/quotas': ['put'],
+      '/admin/tenants/{tenant}/keys': ['get', 'post'],
+      '/admin/tenants/{tenant}/keys/{keyId}': ['delete'],
+      '/admin/audit': ['get'],
     };
     expect(Object.keys(doc.paths).sort()).toEqual(Object.keys(operations).sort());
     for (const [path, methods] of Object.entries(operations)) {

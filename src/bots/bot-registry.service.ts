@@ -4,6 +4,8 @@ import type { UserFromGetMe } from 'grammy/types';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { serializeError } from '../common/logger';
+import { UnitOfWork } from '../infra/database/unit-of-work';
+import { DEFAULT_TENANT_ID } from '../tenants/tenant.types';
 import { BotChangeBus } from './bot-change.bus';
 import { BotRepository, SealedFields } from './bot.repository';
 import { BotRecord, IngressBot, WorkerBot } from './bot.types';
@@ -13,6 +15,8 @@ import { TokenHashIndex } from './token-hash-index';
 
 export interface RegisterBotInput {
   token: string;
+  /** The owner; the default tenant when absent. */
+  tenantId?: string;
   name?: string | null;
   botInfo: UserFromGetMe;
 }
@@ -47,6 +51,7 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
     private readonly bots: BotRepository,
     private readonly changes: BotChangeBus,
     private readonly tokenHashes: TokenHashIndex,
+    private readonly uow: UnitOfWork,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.keyring = new Keyring(config.encryptionKeys);
@@ -124,6 +129,7 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
       tokenKeyId: this.keyring.primaryKeyId,
       tokenHash: this.tokenHash(input.token),
       webhookSecretCiphertext: this.keyring.encrypt(generateWebhookSecret(), 'webhook-secret', id),
+      tenantId: input.tenantId ?? DEFAULT_TENANT_ID,
     });
     const hash = this.tokenHash(input.token).toString('base64');
     this.tokenHashes.add(hash);
@@ -191,9 +197,12 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
     return this.keyring.primaryKeyId;
   }
 
-  /** Tells every process that a bot changed (after an update or a delete). */
+  /**
+   * Tells every process that a bot changed (after an update or a delete); inside a transaction, once it committed,
+   * so that no process reloads the bot as it was before.
+   */
   async announce(botId: string, tokenHashes?: string[]): Promise<void> {
-    await this.changes.publish({ botId, tokenHashes: tokenHashes ?? [] });
+    await this.uow.afterCommit(() => this.changes.publish({ botId, tokenHashes: tokenHashes ?? [] }));
   }
 
   tokenHashOf(record: BotRecord): string {
@@ -275,7 +284,13 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
       const previous = this.keyring.decrypt(record.previousSecretCiphertext, 'webhook-secret', record.id);
       secrets.push({ value: ownBuffer(previous), expiresAt: record.previousSecretExpiresAt.getTime() });
     }
-    return { id: record.id, version: record.updatedAt.getTime(), enabled: record.enabled, secrets };
+    return {
+      id: record.id,
+      tenantId: record.tenantId,
+      version: record.updatedAt.getTime(),
+      enabled: record.enabled,
+      secrets,
+    };
   }
 
   private toWorkerBot(record: BotRecord): WorkerBot {

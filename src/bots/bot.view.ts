@@ -9,6 +9,8 @@ export interface BotView {
   name: string;
   firstName: string;
   enabled: boolean;
+  /** The tenant that owns the bot. */
+  tenantId: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -21,6 +23,7 @@ export function toBotView(record: BotRecord): BotView {
     name: record.name ?? record.firstName,
     firstName: record.firstName,
     enabled: record.enabled,
+    tenantId: record.tenantId,
     createdAt: record.createdAt.toISOString(),
     updatedAt: record.updatedAt.toISOString(),
   };

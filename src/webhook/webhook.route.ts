@@ -23,6 +23,7 @@ const OUTCOMES: Record<string, WebhookOutcome> = {
   unsupported_media_type: 'unsupported_media_type',
   payload_too_large: 'payload_too_large',
   ip_not_allowed: 'forbidden_ip',
+  backlog_quota_exceeded: 'over_quota',
 };
 
 type WebhookRequest = FastifyRequest<{ Params: { token: string } }>;

@@ -2,6 +2,7 @@ import { Command, Option, SubCommand } from 'nest-commander';
 import { BotAdminService } from '../../bots/bot-admin.service';
 import { BotView } from '../../bots/bot.view';
 import { BOT_ID_HELP, CliCommand } from '../cli-command';
+import { cliPrincipal } from '../cli-principal';
 import { UsageError } from '../cli-errors';
 import { parseName } from '../cli-options';
 import { botLabel, formatBot, print, printJson, table, yesNo } from '../cli-output';
@@ -21,9 +22,9 @@ export class BotsAddCommand extends CliCommand {
     super();
   }
 
-  async run(_args: string[], flags: { name?: string; token?: string; json?: boolean }): Promise<void> {
+  async run(_args: string[], flags: { name?: string; token?: string; tenant?: string; json?: boolean }): Promise<void> {
     const token = flags.token ?? (await readToken());
-    const bot = await this.admin.register({ token, name: flags.name });
+    const bot = await this.admin.register(cliPrincipal(), { token, name: flags.name, tenant: flags.tenant });
     if (flags.json) return printJson(bot);
     print(`Registered ${botLabel(bot)}`);
     print(formatBot(bot));
@@ -37,6 +38,11 @@ export class BotsAddCommand extends CliCommand {
 
   @Option({ flags: '--token <token>', description: TOKEN_OPTION_HELP })
   parseToken(value: string): string {
+    return value;
+  }
+
+  @Option({ flags: '--tenant <tenant>', description: 'the owning tenant (name or id; default: the default tenant)' })
+  parseTenant(value: string): string {
     return value;
   }
 
@@ -61,7 +67,7 @@ export class BotsListCommand extends CliCommand {
     const bots: BotView[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.admin.list({ cursor, limit: LIST_PAGE_SIZE, enabled });
+      const page = await this.admin.list(cliPrincipal(), { cursor, limit: LIST_PAGE_SIZE, enabled });
       bots.push(...page.items);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
@@ -103,7 +109,7 @@ export class BotsShowCommand extends CliCommand {
   }
 
   async run([botId]: string[], flags: { json?: boolean }): Promise<void> {
-    const bot = await this.admin.get(botId);
+    const bot = await this.admin.get(cliPrincipal(), botId);
     if (flags.json) printJson(bot);
     else print(formatBot(bot));
   }
@@ -126,7 +132,7 @@ export class BotsEnableCommand extends CliCommand {
   }
 
   async run([botId]: string[]): Promise<void> {
-    print(`Enabled ${botLabel(await this.admin.update(botId, { enabled: true }))}`);
+    print(`Enabled ${botLabel(await this.admin.update(cliPrincipal(), botId, { enabled: true }))}`);
   }
 }
 
@@ -143,7 +149,7 @@ export class BotsDisableCommand extends CliCommand {
   }
 
   async run([botId]: string[]): Promise<void> {
-    print(`Disabled ${botLabel(await this.admin.update(botId, { enabled: false }))}`);
+    print(`Disabled ${botLabel(await this.admin.update(cliPrincipal(), botId, { enabled: false }))}`);
   }
 }
 
@@ -159,8 +165,8 @@ export class BotsRemoveCommand extends CliCommand {
   }
 
   async run([botId]: string[]): Promise<void> {
-    const bot = await this.admin.get(botId);
-    const result = await this.admin.remove(bot.id);
+    const bot = await this.admin.get(cliPrincipal(), botId);
+    const result = await this.admin.remove(cliPrincipal(), bot.id);
     print(`Removed ${botLabel(bot)}`);
     print(
       result.webhookRemoved
@@ -183,13 +189,18 @@ export class BotsReplaceTokenCommand extends CliCommand {
 
   async run([botId]: string[], flags: { token?: string }): Promise<void> {
     const token = flags.token ?? (await readToken('New bot token: '));
-    const bot = await this.admin.replaceToken(botId, token);
+    const bot = await this.admin.replaceToken(cliPrincipal(), botId, token);
     // A webhook on the old token's URL is moved by the service; when that fails, it warns (on stderr).
     print(`Token replaced for ${botLabel(bot)}`);
   }
 
   @Option({ flags: '--token <token>', description: TOKEN_OPTION_HELP })
   parseToken(value: string): string {
+    return value;
+  }
+
+  @Option({ flags: '--tenant <tenant>', description: 'the owning tenant (name or id; default: the default tenant)' })
+  parseTenant(value: string): string {
     return value;
   }
 }

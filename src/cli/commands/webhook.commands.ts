@@ -1,6 +1,7 @@
 import { Command, Help, Option } from 'nest-commander';
 import { BotAdminService } from '../../bots/bot-admin.service';
 import { BOT_ID_HELP, CliCommand } from '../cli-command';
+import { cliPrincipal } from '../cli-principal';
 import { parseBaseUrl, parseInteger, parseUpdateTypes } from '../cli-options';
 import { botLabel, formatWebhookStatus, print, printJson, wrap } from '../cli-output';
 
@@ -23,7 +24,7 @@ export class SetWebhookCommand extends CliCommand {
   }
 
   async run([botId]: string[], flags: SetWebhookFlags): Promise<void> {
-    const status = await this.admin.setWebhook(botId, {
+    const status = await this.admin.setWebhook(cliPrincipal(), botId, {
       url: flags.url,
       dropPendingUpdates: flags.dropPendingUpdates,
       maxConnections: flags.maxConnections,
@@ -78,7 +79,9 @@ export class DeleteWebhookCommand extends CliCommand {
   }
 
   async run([botId]: string[], flags: { dropPendingUpdates?: boolean }): Promise<void> {
-    const status = await this.admin.deleteWebhook(botId, { dropPendingUpdates: flags.dropPendingUpdates });
+    const status = await this.admin.deleteWebhook(cliPrincipal(), botId, {
+      dropPendingUpdates: flags.dropPendingUpdates,
+    });
     print(`Webhook deleted for ${botId}`);
     print(formatWebhookStatus(status));
   }
@@ -101,7 +104,7 @@ export class WebhookInfoCommand extends CliCommand {
   }
 
   async run([botId]: string[], flags: { json?: boolean }): Promise<void> {
-    const status = await this.admin.webhookInfo(botId);
+    const status = await this.admin.webhookInfo(cliPrincipal(), botId);
     if (flags.json) printJson(status);
     else print(formatWebhookStatus(status));
   }
@@ -129,7 +132,7 @@ export class RotateSecretCommand extends CliCommand {
   }
 
   async run([botId]: string[]): Promise<void> {
-    const result = await this.admin.rotateSecret(botId);
+    const result = await this.admin.rotateSecret(cliPrincipal(), botId);
     print(`Webhook secret rotated for ${botLabel(result.bot)}`);
     print(
       result.webhookUpdated
