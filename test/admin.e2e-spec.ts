@@ -1149,7 +1149,7 @@ describe('OpenAPI document and Swagger UI', () => {
       example: ['message', 'callback_query'],
     });
     expect(Object.keys(schemas.BotDto.properties).sort()).toEqual(
-      ['createdAt', 'enabled', 'firstName', 'id', 'name', 'telegramId', 'updatedAt', 'username'].sort(),
+      ['createdAt', 'enabled', 'firstName', 'id', 'name', 'telegramId', 'tenantId', 'updatedAt', 'username'].sort(),
     );
     expect(schemas.ErrorDto.required.sort()).toEqual(['code', 'error', 'message', 'statusCode']);
     const post = doc.paths['/admin/bots'].post;

@@ -316,7 +316,7 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
       const bot = JSON.parse(run.stdout) as BotView;
       expect(bot).toMatchObject({ telegramId: String(info.id), username: info.username, name: info.first_name });
       expect(Object.keys(bot).sort()).toEqual(
-        ['createdAt', 'enabled', 'firstName', 'id', 'name', 'telegramId', 'updatedAt', 'username'].sort(),
+        ['createdAt', 'enabled', 'firstName', 'id', 'name', 'telegramId', 'tenantId', 'updatedAt', 'username'].sort(),
       );
       expect(run.stdout + run.stderr).not.toContain(token);
     });

@@ -90,7 +90,16 @@ describe('tenant commands of the CLI', () => {
     expect(second.code).not.toBe(0);
     expect(second.stderr).toMatch(/quota of 1 bots/);
 
-    const quotas = await runCli(env, ['quotas', 'set', name, '--max-pending-updates', '7', '--max-bots', 'default', '--json']);
+    const quotas = await runCli(env, [
+      'quotas',
+      'set',
+      name,
+      '--max-pending-updates',
+      '7',
+      '--max-bots',
+      'default',
+      '--json',
+    ]);
     expect(quotas.code, quotas.stderr).toBe(0);
     expect(JSON.parse(quotas.stdout)).toMatchObject({
       quotaSettings: { maxBots: null, maxPendingUpdatesPerBot: 7, adminRequestsPerMinute: null },

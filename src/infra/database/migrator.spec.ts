@@ -159,6 +159,7 @@ describe('migrate', () => {
       ['updated_at', 'timestamptz', 'NO'],
       ['username_lower', 'text', 'NO'],
       ['secrets_version', 'int4', 'NO'],
+      ['tenant_id', 'uuid', 'NO'],
     ]);
     const byName = Object.fromEntries(columns.map((c) => [c.column_name, c]));
     expect(byName.created_at.datetime_precision).toBe(3);
@@ -167,6 +168,7 @@ describe('migrate', () => {
     expect(indexes.map((i) => i.indexname)).toEqual([
       'bots_pkey',
       'bots_telegram_id_key',
+      'bots_tenant_id_created_at_idx',
       'bots_token_hash_key',
       'bots_token_key_id_idx',
       'bots_username_lower_key',
