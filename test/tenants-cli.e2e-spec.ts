@@ -121,13 +121,17 @@ describe('tenant commands of the CLI', () => {
     expect(entries.map((e) => `${e.action}:${e.outcome}`)).toEqual([
       'key.revoke:success',
       'quota.set:success',
-      'bot.register:failure',
       'bot.register:success',
       'key.create:success',
       'tenant.create:success',
     ]);
     expect(entries.every((e) => e.actor === `cli:${userInfo().username}`)).toBe(true);
     expect(audit.stdout).not.toContain(token);
+    // A refusal is filed under the caller (an operator: no tenant), with why.
+    const refusals = await runCli(env, ['audit', '--action', 'bot.register', '--json']);
+    expect(JSON.parse(refusals.stdout)).toContainEqual(
+      expect.objectContaining({ outcome: 'failure', tenantId: null, detail: { code: 'bot_quota_exceeded' } }),
+    );
 
     const refused = await runCli(env, ['tenants', 'remove', name]);
     expect(refused.code).not.toBe(0);

@@ -12,8 +12,9 @@ import { fields, print, printJson, table } from '../cli-output';
 const TENANT_HELP = "the tenant's name or id";
 const QUOTA_MAX = 100_000_000;
 
-function quota(value: string): number | null {
-  return value.trim() === 'default' ? null : parseInteger(value, 0, QUOTA_MAX);
+/** A quota option: a number, or `default` (kept as the word: commander drops a null option value). */
+function quota(value: string): number | 'default' {
+  return value.trim() === 'default' ? 'default' : parseInteger(value, 0, QUOTA_MAX);
 }
 
 function formatTenant(tenant: TenantView): string {
@@ -38,32 +39,33 @@ function formatTenant(tenant: TenantView): string {
 /** Options shared by `tenants add` and `quotas set`: an integer, or `default` for the configured default. */
 abstract class QuotaOptions extends CliCommand {
   @Option({ flags: '--max-bots <n>', description: 'bots the tenant may register (0: no limit; default: the default)' })
-  parseMaxBots(value: string): number | null {
+  parseMaxBots(value: string): number | 'default' {
     return quota(value);
   }
 
   @Option({ flags: '--max-pending-updates <n>', description: 'updates one of its bots may have waiting' })
-  parseMaxPending(value: string): number | null {
+  parseMaxPending(value: string): number | 'default' {
     return quota(value);
   }
 
   @Option({ flags: '--admin-requests-per-minute <n>', description: 'admin API requests per minute of each key' })
-  parseAdminRate(value: string): number | null {
+  parseAdminRate(value: string): number | 'default' {
     return quota(value);
   }
 }
 
 interface QuotaFlags {
-  maxBots?: number | null;
-  maxPendingUpdates?: number | null;
-  adminRequestsPerMinute?: number | null;
+  maxBots?: number | 'default';
+  maxPendingUpdates?: number | 'default';
+  adminRequestsPerMinute?: number | 'default';
 }
 
 function quotasOf(flags: QuotaFlags): Partial<QuotaSettings> {
   const quotas: Partial<QuotaSettings> = {};
-  if (flags.maxBots !== undefined) quotas.maxBots = flags.maxBots;
-  if (flags.maxPendingUpdates !== undefined) quotas.maxPendingUpdatesPerBot = flags.maxPendingUpdates;
-  if (flags.adminRequestsPerMinute !== undefined) quotas.adminRequestsPerMinute = flags.adminRequestsPerMinute;
+  const value = (flag: number | 'default') => (flag === 'default' ? null : flag);
+  if (flags.maxBots !== undefined) quotas.maxBots = value(flags.maxBots);
+  if (flags.maxPendingUpdates !== undefined) quotas.maxPendingUpdatesPerBot = value(flags.maxPendingUpdates);
+  if (flags.adminRequestsPerMinute !== undefined) quotas.adminRequestsPerMinute = value(flags.adminRequestsPerMinute);
   return quotas;
 }
 
