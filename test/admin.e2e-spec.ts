@@ -1155,7 +1155,7 @@ describe('OpenAPI document and Swagger UI', () => {
     const post = doc.paths['/admin/bots'].post;
     expect(post.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/RegisterBotDto');
     expect(post.responses['201'].content['application/json'].schema.$ref).toBe('#/components/schemas/BotDto');
-    expect(Object.keys(post.responses).sort()).toEqual(['201', '400', '401', '409', '422', '429', '502', '503']);
+    expect(Object.keys(post.responses).sort()).toEqual(['201', '400', '401', '403', '409', '422', '429', '502', '503']);
     const list = doc.paths['/admin/bots'].get;
     expect(list.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`).sort()).toEqual([
       'query:cursor',
