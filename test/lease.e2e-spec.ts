@@ -30,7 +30,11 @@ describe('a Redis outage longer than JOB_LOCK_MS', () => {
     const { hostname, port } = new URL(TEST_REDIS_URL);
     const proxy = await TcpProxy.start({ host: hostname, port: Number(port || 6379) });
     cleanups.push(() => proxy.down());
-    const workerA = startProcess('main-worker', { ...env, WORKER_PORT: '0', REDIS_URL: proxy.url('redis') });
+    const workerA = startProcess('main-worker', {
+      ...env,
+      WORKER_PORT: '0',
+      REDIS_URL: proxy.url('redis', new URL(TEST_REDIS_URL).pathname),
+    });
     cleanups.push(() => workerA.stop('SIGKILL'));
     await workerA.waitForOutput('Running up to');
     telegramA.delays.set('sendMessage', 200);
