@@ -128,6 +128,8 @@ describe('tenants', () => {
     telegram = await FakeTelegram.start();
     gw = await Harness.start({
       role: 'api',
+      // The matrix registers a bot per route and caller: more than the default bots-per-tenant quota.
+      env: { QUOTA_BOTS_PER_TENANT: '0' },
       telegram,
       beforeStart: (app) => {
         app
