@@ -346,7 +346,6 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
           'revoked',
           'revokedAt',
           'telegramId',
-          'tenantId',
           'updatedAt',
           'username',
         ].sort(),

@@ -1,8 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseGuards, UsePipes } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { BotAdminService, WebhookStatus } from '../bots/bot-admin.service';
-import { Principal } from '../tenants/tenant.types';
-import { Access, Caller } from './access.decorator';
 import { AdminAuthGuard } from './admin-auth.guard';
 import { AdminValidationPipe } from './admin-validation.pipe';
 import { ApiBotRef } from './api-bot-ref.decorator';
@@ -12,7 +10,7 @@ import { DeleteWebhookDto, RotateSecretResultDto, SetWebhookDto, WebhookStatusDt
 @ApiTags('webhooks')
 @ApiBearerAuth()
 @ApiBotRef()
-@ApiErrorResponses(401, 403, 404, 422, 429, 502, 503)
+@ApiErrorResponses(401, 404, 422, 429, 502, 503)
 @UseGuards(AdminAuthGuard)
 @UsePipes(AdminValidationPipe)
 @Controller('admin/bots/:id')
@@ -20,7 +18,6 @@ export class AdminWebhooksController {
   constructor(private readonly bots: BotAdminService) {}
 
   @Post('webhook')
-  @Access('write')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Set the webhook at Telegram',
@@ -28,41 +25,30 @@ export class AdminWebhooksController {
   })
   @ApiOkResponse({ type: WebhookStatusDto, description: "Telegram's view of the webhook afterwards" })
   @ApiErrorResponses(400)
-  setWebhook(
-    @Caller() caller: Principal,
-    @Param('id') id: string,
-    @Body() body: SetWebhookDto,
-  ): Promise<WebhookStatus> {
-    return this.bots.setWebhook(caller, id, body);
+  setWebhook(@Param('id') id: string, @Body() body: SetWebhookDto): Promise<WebhookStatus> {
+    return this.bots.setWebhook(id, body);
   }
 
   @Delete('webhook')
-  @Access('write')
   @ApiOperation({ summary: 'Delete the webhook at Telegram' })
   @ApiBody({ type: DeleteWebhookDto, required: false })
   @ApiOkResponse({ type: WebhookStatusDto, description: "Telegram's view of the webhook afterwards" })
   @ApiErrorResponses(400)
-  deleteWebhook(
-    @Caller() caller: Principal,
-    @Param('id') id: string,
-    @Body() body: DeleteWebhookDto,
-  ): Promise<WebhookStatus> {
-    return this.bots.deleteWebhook(caller, id, body);
+  deleteWebhook(@Param('id') id: string, @Body() body: DeleteWebhookDto): Promise<WebhookStatus> {
+    return this.bots.deleteWebhook(id, body);
   }
 
   @Get('webhook')
-  @Access('read')
   @ApiOperation({
     summary: "Telegram's view of the webhook",
     description: 'getWebhookInfo with the token redacted, and whether it matches what the gateway expects.',
   })
   @ApiOkResponse({ type: WebhookStatusDto, description: "Telegram's view of the webhook afterwards" })
-  webhookInfo(@Caller() caller: Principal, @Param('id') id: string): Promise<WebhookStatus> {
-    return this.bots.webhookInfo(caller, id);
+  webhookInfo(@Param('id') id: string): Promise<WebhookStatus> {
+    return this.bots.webhookInfo(id);
   }
 
   @Post('secret/rotate')
-  @Access('write')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Rotate the webhook secret',
@@ -72,7 +58,7 @@ export class AdminWebhooksController {
   })
   @ApiOkResponse({ type: RotateSecretResultDto, description: 'The secret is rotated' })
   @ApiErrorResponses(409)
-  rotateSecret(@Caller() caller: Principal, @Param('id') id: string): Promise<RotateSecretResultDto> {
-    return this.bots.rotateSecret(caller, id);
+  rotateSecret(@Param('id') id: string): Promise<RotateSecretResultDto> {
+    return this.bots.rotateSecret(id);
   }
 }

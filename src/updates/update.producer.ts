@@ -11,16 +11,16 @@ import { LEGACY_DEDUPE_MARKER } from './legacy-migration';
 import { ACCEPT } from './mailbox-scripts';
 import { conversationKey, legacyPartitionOf, MailboxEntry, partitionQueueName } from './update-queue';
 
-export type EnqueueResult = 'accepted' | 'duplicate' | 'over_quota';
+export type EnqueueResult = 'accepted' | 'duplicate';
 
 /** Most accepts sent to Redis in one pipeline. */
 const MAX_BATCH = 256;
 
-type AcceptArgs = [string, string, string, number, string, number, number, ...string[]];
+type AcceptArgs = [string, string, string, number, string, number, ...string[]];
 
 interface PendingAccept {
   args: AcceptArgs;
-  resolve: (result: number) => void;
+  resolve: (stored: boolean) => void;
   reject: (error: unknown) => void;
 }
 
@@ -84,10 +84,9 @@ export class UpdateProducer implements OnApplicationBootstrap {
   /**
    * Stores the update durably, once per (bot, update_id): the dedupe key lives for DEDUPE_TTL_SECONDS (≥ 25 h, past
    * Telegram's 24 h retry window). Redis trouble surfaces within ENQUEUE_TIMEOUT_MS as ServiceUnavailableError:
-   * Telegram then keeps the update and sends it again, so nothing acknowledged is lost. `maxPending` (0: no limit)
-   * is the most updates the bot may have waiting: at that, nothing is stored and the answer is `over_quota`.
+   * Telegram then keeps the update and sends it again, so nothing acknowledged is lost.
    */
-  async enqueue(botId: string, update: Update, json?: string, maxPending = 0): Promise<EnqueueResult> {
+  async enqueue(botId: string, update: Update, json?: string): Promise<EnqueueResult> {
     const started = process.hrtime.bigint();
     const id = `${botId}-${update.update_id}`;
     const at = Date.now();
@@ -103,16 +102,15 @@ export class UpdateProducer implements OnApplicationBootstrap {
       update.update_id,
       entry,
       this.config.queue.dedupeTtlSeconds,
-      maxPending,
     ];
     if (this.legacyDedupe) {
       const partition = legacyPartitionOf(botId, update, this.config.queue.partitions);
       args.push(`${this.prefix}${partitionQueueName(partition)}:de:${botId}-${update.update_id}`);
     }
     try {
-      const result = await this.accept(args);
+      const stored = await this.accept(args);
       this.metrics.enqueueDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      return result === 1 ? 'accepted' : result === 0 ? 'duplicate' : 'over_quota';
+      return stored ? 'accepted' : 'duplicate';
     } catch (error) {
       throw new ServiceUnavailableError(
         'The update queue is unavailable; retry later',
@@ -127,8 +125,8 @@ export class UpdateProducer implements OnApplicationBootstrap {
    * Batched: the accepts requested during one turn of the event loop go to Redis in one pipeline (one write, one
    * read). A pipeline is not a transaction: each accept is its own script call, answered on its own.
    */
-  private accept(args: AcceptArgs): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
+  private accept(args: AcceptArgs): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
       this.batch.push({ args, resolve, reject });
       if (this.batch.length === 1) setImmediate(() => void this.flush());
       else if (this.batch.length >= MAX_BATCH) void this.flush();
@@ -152,9 +150,9 @@ export class UpdateProducer implements OnApplicationBootstrap {
       for (const { args } of batch) pipeline.tgwAccept(...args);
       const results: [Error | null, unknown][] = (await pipeline.exec()) ?? [];
       batch.forEach(({ resolve, reject }, i) => {
-        const [error, result] = results[i] ?? [new Error('No reply from Redis for this update'), null];
+        const [error, stored] = results[i] ?? [new Error('No reply from Redis for this update'), null];
         if (error) reject(error);
-        else resolve(Number(result));
+        else resolve(stored === 1);
       });
     } catch (error) {
       for (const { reject } of batch) reject(error);

@@ -74,13 +74,7 @@ export class Harness {
   ) {}
 
   static async start(
-    options: {
-      role?: AppRole;
-      env?: Record<string, string>;
-      telegram?: FakeTelegram;
-      /** Called after the application is built and before it starts (e.g. to add Fastify hooks). */
-      beforeStart?: (app: NestFastifyApplication) => void;
-    } = {},
+    options: { role?: AppRole; env?: Record<string, string>; telegram?: FakeTelegram } = {},
   ): Promise<Harness> {
     const telegram = options.telegram ?? (await FakeTelegram.start());
     const config = loadConfig(testEnv(telegram.apiRoot, options.env));
@@ -96,7 +90,6 @@ export class Harness {
       config,
       logger: createRootLogger(config.logLevel, sink),
     });
-    options.beforeStart?.(app);
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.getHttpServer().address() as { port: number };
     const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });

@@ -1,7 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { PrismaService } from './prisma.service';
-import { UnitOfWork } from './unit-of-work';
 
 @Global()
-@Module({ providers: [PrismaService, UnitOfWork], exports: [PrismaService, UnitOfWork] })
+@Module({ providers: [PrismaService], exports: [PrismaService] })
 export class DatabaseModule {}
