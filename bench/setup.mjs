@@ -54,6 +54,9 @@ async function register(count, outFile) {
   const { createApp } = require(`${dist}/bootstrap`);
   const { loadConfig } = require(`${dist}/config/config`);
   const { BotRegistryService } = require(`${dist}/bots/bot-registry.service`);
+  // Every built-in feature, in order, as the comparators run them (a new bot's default list is empty).
+  const { builtInFeatures } = require(`${dist}/handlers/features`);
+  const features = builtInFeatures.map((feature) => ({ name: feature.name }));
   const app = await createApp({ role: 'api', config: loadConfig(process.env) });
   await app.init();
   const bots = [];
@@ -66,6 +69,7 @@ async function register(count, outFile) {
       const token = fakeToken(telegramId);
       const record = await registry.register({
         token,
+        features,
         name: `bench bot ${i + 1}`,
         botInfo: {
           id: telegramId,
@@ -121,6 +125,9 @@ async function registerBulk(count, outFile) {
   // index; the block starts above the one `register` uses.
   const base = 9_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
   const namePrefix = bulkNamePrefix(redisPrefix);
+  // Every built-in feature, as `register` gives its bots (a new bot's default list is empty).
+  const { builtInFeatures } = require(`${dist}/handlers/features`);
+  const features = builtInFeatures.map((feature) => ({ name: feature.name }));
   try {
     // Plain SQL through pg (the driver under the gateway's Prisma adapter): Prisma's createMany took ~1 ms per
     // row here, this ~0.1 ms. One INSERT … SELECT FROM unnest(<one array per column>) per batch.
@@ -152,14 +159,14 @@ async function registerBulk(count, outFile) {
         }
         await client.query(
           `INSERT INTO bots (id, telegram_id, username, username_lower, first_name, name, bot_info, token_ciphertext,
-             token_key_id, token_hash, webhook_secret_ciphertext, updated_at)
+             token_key_id, token_hash, webhook_secret_ciphertext, updated_at, features)
            SELECT id, telegram_id, username, lower(username), first_name, name, bot_info, token_ciphertext,
-             token_key_id, token_hash, webhook_secret_ciphertext, now()
+             token_key_id, token_hash, webhook_secret_ciphertext, now(), $11::jsonb
            FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::bytea[],
              $8::text[], $9::bytea[], $10::bytea[])
              AS t(id, telegram_id, username, first_name, name, bot_info, token_ciphertext, token_key_id,
                token_hash, webhook_secret_ciphertext)`,
-          columns,
+          [...columns, JSON.stringify(features)],
         );
         bots.push(...batch);
       }
