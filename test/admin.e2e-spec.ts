@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BotRegistryService } from '../src/bots/bot-registry.service';
 import { PrismaService } from '../src/infra/database/prisma.service';
 import { TelegramService } from '../src/telegram/telegram.service';
+import { DEFAULT_TENANT_ID } from '../src/tenants/tenant.types';
 import { FakeTelegram } from './support/fake-telegram';
 import { Harness, jsonOf } from './support/harness';
 import { alice, textUpdate } from './support/updates';
@@ -258,6 +259,7 @@ describe('admin API', () => {
         revokedAt: null,
         // DEFAULT_BOT_FEATURES of the test gateways.
         features: ['start', 'form', 'counter', 'callback-query', 'echo'],
+        tenantId: DEFAULT_TENANT_ID,
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
       });
@@ -1131,6 +1133,13 @@ describe('OpenAPI document and Swagger UI', () => {
       '/admin/features': ['get'],
       '/admin/bots/{id}/features': ['get', 'put'],
       '/admin/bots/{id}/features/{name}': ['delete', 'put'],
+      '/admin/whoami': ['get'],
+      '/admin/tenants': ['get', 'post'],
+      '/admin/tenants/{tenant}': ['delete', 'get'],
+      '/admin/tenants/{tenant}/quotas': ['put'],
+      '/admin/tenants/{tenant}/keys': ['get', 'post'],
+      '/admin/tenants/{tenant}/keys/{keyId}': ['delete'],
+      '/admin/audit': ['get'],
     };
     expect(Object.keys(doc.paths).sort()).toEqual(Object.keys(operations).sort());
     for (const [path, methods] of Object.entries(operations)) {
@@ -1163,6 +1172,7 @@ describe('OpenAPI document and Swagger UI', () => {
         'revoked',
         'revokedAt',
         'telegramId',
+        'tenantId',
         'updatedAt',
         'username',
       ].sort(),
@@ -1171,7 +1181,7 @@ describe('OpenAPI document and Swagger UI', () => {
     const post = doc.paths['/admin/bots'].post;
     expect(post.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/RegisterBotDto');
     expect(post.responses['201'].content['application/json'].schema.$ref).toBe('#/components/schemas/BotDto');
-    expect(Object.keys(post.responses).sort()).toEqual(['201', '400', '401', '409', '422', '429', '502', '503']);
+    expect(Object.keys(post.responses).sort()).toEqual(['201', '400', '401', '403', '409', '422', '429', '502', '503']);
     const list = doc.paths['/admin/bots'].get;
     expect(list.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`).sort()).toEqual([
       'query:cursor',

@@ -65,6 +65,12 @@ describe('albums (media groups as one update)', () => {
     await telegram.waitFor(() => repliesIn(telegram, bot, alice.id).length === 3, 20_000, 'the album and the rest');
     expect(repliesIn(telegram, bot, alice.id)).toEqual(['text:before', `album:${ids.join(',')}`, 'text:between']);
     expect(await apiA.queued(bot.record.id)).toEqual([]);
+    // The bot's backlog count (its tenant's quota is checked against it) went back to nothing, album parts included.
+    await waitUntil(
+      async () => (await apiA.redis.exists(`${apiA.config.redisPrefix}:pb:${bot.record.id}`)) === 0,
+      5_000,
+      'the backlog count to clear',
+    );
 
     // A bot without albums: each part on its own.
     const other = [1, 2].map(() => photoUpdate(alice, { mediaGroupId: 'album-2' }));

@@ -346,6 +346,7 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
           'revoked',
           'revokedAt',
           'telegramId',
+          'tenantId',
           'updatedAt',
           'username',
         ].sort(),

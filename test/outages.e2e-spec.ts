@@ -77,7 +77,10 @@ describe('outages of Redis and Postgres', () => {
   it('Redis away for 30 s: 503 + Retry-After within a second, then everything acknowledged is processed', async () => {
     const proxy = await TcpProxy.start(hostPort(TEST_REDIS_URL));
     cleanups.push(() => proxy.down());
-    const gw = await Harness.start({ role: 'all', env: { REDIS_URL: proxy.url('redis') } });
+    const gw = await Harness.start({
+      role: 'all',
+      env: { REDIS_URL: proxy.url('redis', new URL(TEST_REDIS_URL).pathname) },
+    });
     cleanups.push(() => gw.close());
     const bot = await gw.registerBot();
     // Known to the API's cache before the outage, and disabled while the cache cannot hear about it.

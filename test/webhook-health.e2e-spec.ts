@@ -4,6 +4,9 @@ import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BotAdminService } from '../src/bots/bot-admin.service';
+import { Principal } from '../src/tenants/tenant.types';
+
+const OPERATOR: Principal = { kind: 'operator', actor: 'test' };
 import { migrate } from '../src/infra/database/migrator';
 import { FakeTelegram } from './support/fake-telegram';
 import {
@@ -129,22 +132,25 @@ describe('webhook health', { timeout: 120_000 }, () => {
     const gw = await start({ ...env, WEBHOOK_HEALTH_INTERVAL_SECONDS: '0' }, 'api');
     const admin = gw.app.get(BotAdminService);
     const good = await gw.registerBot();
-    await admin.setWebhook(good.record.id, { maxConnections: 10, allowedUpdates: ['message', 'chat_member'] });
+    await admin.setWebhook(OPERATOR, good.record.id, {
+      maxConnections: 10,
+      allowedUpdates: ['message', 'chat_member'],
+    });
     const moved = await gw.registerBot();
-    await admin.setWebhook(moved.record.id);
+    await admin.setWebhook(OPERATOR, moved.record.id);
     await setWebhookDirectly(moved.token, { url: `https://old.example.net/webhook/${moved.token}` });
     const failing = await gw.registerBot();
-    await admin.setWebhook(failing.record.id);
+    await admin.setWebhook(OPERATOR, failing.record.id);
     telegram.setWebhookState(failing.token, {
       pending_update_count: 7,
       last_error_date: Math.floor(Date.now() / 1000) - 30,
       last_error_message: 'Wrong response from the webhook: 502 Bad Gateway',
     });
     const settings = await gw.registerBot();
-    await admin.setWebhook(settings.record.id, { maxConnections: 10 });
+    await admin.setWebhook(OPERATOR, settings.record.id, { maxConnections: 10 });
     await setWebhookDirectly(settings.token, { url: expectedUrl(settings), secret_token: settings.secret });
     const refused = await gw.registerBot();
-    await admin.setWebhook(refused.record.id);
+    await admin.setWebhook(OPERATOR, refused.record.id);
     telegram.setWebhookState(refused.token, {
       last_error_date: Math.floor(Date.now() / 1000) - 5,
       last_error_message: 'Wrong response from the webhook: 401 Unauthorized',
@@ -179,7 +185,7 @@ describe('webhook health', { timeout: 120_000 }, () => {
 
     // Recovery: Telegram delivers again; the webhook is set where the gateway expects it.
     telegram.setWebhookState(failing.token, { last_error_message: null, pending_update_count: 0 });
-    await admin.setWebhook(moved.record.id);
+    await admin.setWebhook(OPERATOR, moved.record.id);
     await waitForLog(worker, "A bot's webhook works again", (e) => e.botId === failing.record.id);
     await waitForLog(worker, "A bot's webhook is as the gateway expects again", (e) => e.botId === moved.record.id);
 
@@ -195,7 +201,7 @@ describe('webhook health', { timeout: 120_000 }, () => {
     const bot = await gw.registerBot();
     await gw.app
       .get(BotAdminService)
-      .setWebhook(bot.record.id, { maxConnections: 10, allowedUpdates: ['message', 'message_reaction'] });
+      .setWebhook(OPERATOR, bot.record.id, { maxConnections: 10, allowedUpdates: ['message', 'message_reaction'] });
     await setWebhookDirectly(bot.token, { url: `https://old.example.net/webhook/${bot.token}`, max_connections: 40 });
     const worker = await start(env, 'worker');
     const drifted = (e: Record<string, any>) =>
@@ -219,7 +225,7 @@ describe('webhook health', { timeout: 120_000 }, () => {
     const env = envWith({ WEBHOOK_HEALTH_LEASE_MS: '1500' });
     const registrar = await start({ ...env, WEBHOOK_HEALTH_INTERVAL_SECONDS: '0' }, 'api');
     const bot = await registrar.registerBot();
-    await registrar.app.get(BotAdminService).setWebhook(bot.record.id);
+    await registrar.app.get(BotAdminService).setWebhook(OPERATOR, bot.record.id);
     const a = await start(env, 'worker');
     const b = await start(env, 'worker');
     // Nest's loggers are per process, not per application: which worker checks is told by its metrics.
@@ -248,7 +254,7 @@ describe('webhook health', { timeout: 120_000 }, () => {
       const env = envWith();
       const gw = await start(env);
       const bot = await gw.registerBot();
-      await gw.app.get(BotAdminService).setWebhook(bot.record.id);
+      await gw.app.get(BotAdminService).setWebhook(OPERATOR, bot.record.id);
       const auth = { authorization: `Bearer ${gw.config.adminApiKeys[0]}`, 'content-type': 'application/json' };
       const view = async () => jsonOf(await fetch(`${gw.baseUrl}/admin/bots/${bot.record.id}`, { headers: auth }));
       expect(await view()).toMatchObject({ revoked: false, revokedAt: null });
@@ -262,7 +268,7 @@ describe('webhook health', { timeout: 120_000 }, () => {
 
       // sync-webhooks reports it without calling Telegram with the revoked token.
       const calls = telegram.callsOf('getWebhookInfo', bot.token).length;
-      const synced = await gw.app.get(BotAdminService).syncWebhooks({});
+      const synced = await gw.app.get(BotAdminService).syncWebhooks(OPERATOR, {});
       expect(synced.find((r) => r.bot.id === bot.record.id)).toMatchObject({
         state: 'error',
         reason: 'token revoked (replace it first)',

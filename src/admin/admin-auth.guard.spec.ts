@@ -1,14 +1,29 @@
 import { ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { describe, expect, it } from 'vitest';
-import { UnauthorizedError } from '../common/errors';
+import { ForbiddenError, UnauthorizedError } from '../common/errors';
 import { AppConfig } from '../config/config';
-import { AdminAuthGuard, normalizePath } from './admin-auth.guard';
+import { ApiKeysService } from '../tenants/api-keys.service';
+import { PrincipalService } from '../tenants/principal.service';
+import { Principal } from '../tenants/tenant.types';
+import { Access, AccessLevel } from './access.decorator';
+import { AdminAuthGuard, checkAccess, normalizePath } from './admin-auth.guard';
 
 const KEYS = ['first-key-0123456789abcdef', 'second-key-0123456789abcdef'];
 
-function contextWith(authorization: string | undefined) {
+class Routes {
+  @Access('read')
+  read() {}
+
+  @Access('write')
+  write() {}
+
+  unmarked() {}
+}
+
+function contextWith(authorization: string | undefined, handler: keyof Routes = 'read') {
   const headers: Record<string, string> = {};
-  const request = { headers: authorization === undefined ? {} : { authorization } };
+  const request = { headers: authorization === undefined ? {} : { authorization }, raw: {} };
   const reply = {
     header(name: string, value: string) {
       headers[name] = value;
@@ -17,20 +32,30 @@ function contextWith(authorization: string | undefined) {
   };
   const context = {
     switchToHttp: () => ({ getRequest: () => request, getResponse: () => reply }),
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the handler is only a metadata key here
+    getHandler: () => Routes.prototype[handler],
+    getClass: () => Routes,
   } as unknown as ExecutionContext;
   return { context, headers };
 }
 
-const guard = new AdminAuthGuard({ adminApiKeys: KEYS } as AppConfig);
+/** Operator keys only: tenant keys are checked against the database (test/tenants.e2e-spec.ts). */
+function guardFor(keys: string[]): AdminAuthGuard {
+  const apiKeys = { authenticate: () => Promise.resolve(null) } as unknown as ApiKeysService;
+  const principals = new PrincipalService(apiKeys, null as never, null as never, { adminApiKeys: keys } as AppConfig);
+  return new AdminAuthGuard(principals, new Reflector());
+}
+
+const guard = guardFor(KEYS);
 
 describe('AdminAuthGuard', () => {
-  it('lets a request with any of the keys through', () => {
+  it('lets a request with any of the operator keys through', async () => {
     for (const header of [`Bearer ${KEYS[0]}`, `bearer ${KEYS[1]}`, `BEARER  ${KEYS[0]} `]) {
-      expect(guard.canActivate(contextWith(header).context)).toBe(true);
+      await expect(guard.canActivate(contextWith(header).context)).resolves.toBe(true);
     }
   });
 
-  it('refuses anything else with 401 and a WWW-Authenticate challenge', () => {
+  it('refuses anything else with 401 and a WWW-Authenticate challenge', async () => {
     for (const header of [
       undefined,
       '',
@@ -44,15 +69,52 @@ describe('AdminAuthGuard', () => {
       `Bearer ${KEYS.join(',')}`,
     ]) {
       const { context, headers } = contextWith(header);
-      expect(() => guard.canActivate(context), String(header)).toThrow(UnauthorizedError);
+      await expect(guard.canActivate(context), String(header)).rejects.toThrow(UnauthorizedError);
       expect(headers['WWW-Authenticate']).toMatch(/^Bearer /);
     }
   });
 
-  it('refuses every request when no key is configured', () => {
-    const closed = new AdminAuthGuard({ adminApiKeys: [] as string[] } as AppConfig);
-    expect(() => closed.canActivate(contextWith('Bearer ').context)).toThrow(UnauthorizedError);
-    expect(() => closed.canActivate(contextWith(`Bearer ${KEYS[0]}`).context)).toThrow(UnauthorizedError);
+  it('refuses every request when no key is configured', async () => {
+    const closed = guardFor([]);
+    await expect(closed.canActivate(contextWith('Bearer ').context)).rejects.toThrow(UnauthorizedError);
+    await expect(closed.canActivate(contextWith(`Bearer ${KEYS[0]}`).context)).rejects.toThrow(UnauthorizedError);
+  });
+
+  it('lets an operator use a route without @Access', async () => {
+    await expect(guard.canActivate(contextWith(`Bearer ${KEYS[0]}`, 'unmarked').context)).resolves.toBe(true);
+  });
+});
+
+describe('checkAccess', () => {
+  const tenant = (...scopes: ('read' | 'write' | 'keys')[]): Principal => ({
+    kind: 'tenant',
+    actor: 'key:0123456789abcdef',
+    tenantId: 't',
+    keyId: '0123456789abcdef',
+    scopes,
+  });
+  const allows = (principal: Principal, level: AccessLevel) => {
+    try {
+      checkAccess(principal, level);
+      return true;
+    } catch (error) {
+      expect(error).toBeInstanceOf(ForbiddenError);
+      return false;
+    }
+  };
+
+  it('keeps operator-only routes to operators', () => {
+    expect(allows({ kind: 'operator', actor: 'operator:x' }, 'operator')).toBe(true);
+    expect(allows(tenant('read', 'write', 'keys'), 'operator')).toBe(false);
+  });
+
+  it('gives a tenant key what its scopes say, write implying read', () => {
+    expect(allows(tenant('read'), 'read')).toBe(true);
+    expect(allows(tenant('read'), 'write')).toBe(false);
+    expect(allows(tenant('write'), 'read')).toBe(true);
+    expect(allows(tenant('write'), 'keys')).toBe(false);
+    expect(allows(tenant('keys'), 'keys')).toBe(true);
+    expect(allows(tenant('keys'), 'read')).toBe(false);
   });
 });
 

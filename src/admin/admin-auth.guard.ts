@@ -1,53 +1,63 @@
-import { CanActivate, ExecutionContext, Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { CanActivate, ExecutionContext, Injectable, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost, Reflector } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { UnauthorizedError } from '../common/errors';
+import { ForbiddenError, QuotaExceededError, UnauthorizedError } from '../common/errors';
 import { toErrorResponse } from '../common/error-response';
-import { AppConfig } from '../config/config';
-import { APP_CONFIG } from '../config/config.module';
+import { MetricsService } from '../metrics/metrics.service';
+import { PrincipalService } from '../tenants/principal.service';
+import { Principal } from '../tenants/tenant.types';
+import { ACCESS_KEY, AccessLevel, principalOf, setPrincipal } from './access.decorator';
 
 const CHALLENGE = 'Bearer realm="tg-gateway admin"';
-const REFUSAL = 'Missing or wrong admin API key (send Authorization: Bearer <key>)';
+const REFUSAL = 'Missing, wrong, revoked or expired API key (send Authorization: Bearer <key>)';
 
 /**
- * `Authorization: Bearer <key>` with one of ADMIN_API_KEYS. Checked twice: in a Fastify `onRequest` hook for every
- * path under /admin however it is spelled (see isAdminRequest), before the body is read, so a caller without a key cannot make the gateway buffer and parse a
- * body, and gets the same 401 whatever it sends; and as a Nest guard on the admin controllers, in case a route is
- * ever mounted elsewhere. Nothing about bots leaks to a caller without a key. The key is never logged: the request
- * log has only the method and the path.
+ * `Authorization: Bearer <key>`: one of ADMIN_API_KEYS (an operator) or a live tenant API key. The key is checked in
+ * a Fastify `onRequest` hook for every path under /admin however it is spelled (see isAdminRequest), before the
+ * body is read, so a caller without a key cannot make the gateway buffer and parse a body, and gets the same 401
+ * whatever it sends; the hook also counts the request against the key's rate (429). The guard, on every admin
+ * controller, then checks the route's `@Access` level against the principal (403): a route without one is
+ * operator-only. The key is never logged: the request log has only the method and the path.
  */
 @Injectable()
 export class AdminAuthGuard implements CanActivate {
-  private readonly keyDigests: Buffer[];
+  constructor(
+    private readonly principals: PrincipalService,
+    private readonly reflector: Reflector,
+  ) {}
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.keyDigests = config.adminApiKeys.map(digest);
-  }
-
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const http = context.switchToHttp();
-    if (this.allows(http.getRequest<FastifyRequest>().headers.authorization)) return true;
-    void http.getResponse<FastifyReply>().header('WWW-Authenticate', CHALLENGE);
-    throw new UnauthorizedError(REFUSAL);
+    const request = http.getRequest<FastifyRequest>();
+    // Set by the hook; resolved here only for a route mounted outside /admin.
+    let principal = principalOf(request);
+    if (!principal) {
+      const found = await this.principals.resolve(bearerToken(request.headers.authorization));
+      if (!found) {
+        void http.getResponse<FastifyReply>().header('WWW-Authenticate', CHALLENGE);
+        throw new UnauthorizedError(REFUSAL);
+      }
+      principal = found;
+      setPrincipal(request, principal);
+    }
+    const level =
+      this.reflector.getAllAndOverride<AccessLevel | undefined>(ACCESS_KEY, [
+        context.getHandler(),
+        context.getClass(),
+      ]) ?? 'operator';
+    checkAccess(principal, level);
+    return true;
   }
+}
 
-  allows(authorization: string | undefined): boolean {
-    const presented = bearerToken(authorization);
-    return presented !== undefined && this.isValidKey(presented);
-  }
-
-  /**
-   * Both sides are hashed to 32 bytes first, because timingSafeEqual needs equal lengths: comparing digests in
-   * constant time reveals neither a key's length nor how much of it matched. Every key is compared (no early exit),
-   * so the time taken does not tell which key matched either.
-   */
-  private isValidKey(presented: string): boolean {
-    const candidate = digest(presented);
-    let matched = false;
-    for (const key of this.keyDigests) matched = timingSafeEqual(key, candidate) || matched;
-    return matched;
-  }
+/** Throws 403 unless the principal may use a route of this access level (`write` implies `read`). */
+export function checkAccess(principal: Principal, level: AccessLevel): void {
+  if (principal.kind === 'operator') return;
+  if (level === 'operator') throw new ForbiddenError('Only an operator key may do this', 'operator_only');
+  const scopes = principal.scopes;
+  if (scopes.includes(level) || (level === 'read' && scopes.includes('write'))) return;
+  throw new ForbiddenError(`This key does not have the ${level} scope`, 'insufficient_scope');
 }
 
 function digest(value: string): Buffer {
@@ -55,8 +65,7 @@ function digest(value: string): Buffer {
 }
 
 /**
- * Whether `authorization` is `Bearer <one of keys>`, compared as AdminAuthGuard does (digests in constant time,
- * every key compared).
+ * Whether `authorization` is `Bearer <one of keys>`, compared in constant time (digests, every key compared).
  */
 export function bearerMatcher(keys: string[]): (authorization: string | undefined) => boolean {
   const digests = keys.map(digest);
@@ -70,24 +79,40 @@ export function bearerMatcher(keys: string[]): (authorization: string | undefine
   };
 }
 
-/**
- * Registers the `onRequest` check, once: a provider of its own, because Nest builds a second AdminAuthGuard for
- * `@UseGuards` and would otherwise register the hook twice.
- */
+/** Registers the `onRequest` check, once (Nest builds a guard per `@UseGuards`). */
 @Injectable()
 export class AdminAuthHook implements OnModuleInit {
   constructor(
-    private readonly guard: AdminAuthGuard,
+    private readonly principals: PrincipalService,
+    private readonly metrics: MetricsService,
     private readonly adapterHost: HttpAdapterHost,
   ) {}
 
   onModuleInit() {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    // A callback hook, not an async one: the webhook (the hot path) passes with one check and no promise.
     fastify.addHook('onRequest', (request, reply, done) => {
-      if (!isAdminRequest(request) || this.guard.allows(request.headers.authorization)) return done();
-      const { body } = toErrorResponse(new UnauthorizedError(REFUSAL));
-      void reply.code(401).header('WWW-Authenticate', CHALLENGE).send(body);
+      if (!isAdminRequest(request)) return done();
+      this.admit(request, reply).then(
+        () => done(),
+        (error: unknown) => {
+          if (error instanceof QuotaExceededError) this.metrics.quotaRefusals.inc({ reason: 'admin_requests' });
+          const { body, retryAfter } = toErrorResponse(error);
+          if (retryAfter !== undefined) void reply.header('Retry-After', String(retryAfter));
+          void reply.code(body.statusCode).send(body);
+        },
+      );
     });
+  }
+
+  private async admit(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const principal = await this.principals.resolve(bearerToken(request.headers.authorization));
+    if (!principal) {
+      void reply.header('WWW-Authenticate', CHALLENGE);
+      throw new UnauthorizedError(REFUSAL);
+    }
+    setPrincipal(request, principal);
+    await this.principals.admit(principal);
   }
 }
 

@@ -1,8 +1,10 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, UseGuards, UsePipes } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { BotAdminService } from '../bots/bot-admin.service';
 import { BadRequestError } from '../common/errors';
-import { DeadLetterDetail, DeadLettersService, DeadLetterView } from '../updates/dead-letters.service';
+import { DeadLetterAdminService } from '../dead-letters/dead-letter-admin.service';
+import { Principal } from '../tenants/tenant.types';
+import { DeadLetterDetail, DeadLetterView } from '../updates/dead-letters.service';
+import { Access, Caller } from './access.decorator';
 import { AdminAuthGuard } from './admin-auth.guard';
 import { AdminValidationPipe } from './admin-validation.pipe';
 import { ApiBotRef } from './api-bot-ref.decorator';
@@ -35,30 +37,31 @@ function ApiNotFound(description: string): MethodDecorator {
  */
 @ApiTags('dead letters')
 @ApiBearerAuth()
-@ApiErrorResponses(401, 503)
+@ApiErrorResponses(401, 403, 429, 503)
 @UseGuards(AdminAuthGuard)
 @UsePipes(AdminValidationPipe)
 @Controller('admin')
 export class AdminDeadLettersController {
-  constructor(
-    private readonly deadLetters: DeadLettersService,
-    private readonly bots: BotAdminService,
-  ) {}
+  constructor(private readonly deadLetters: DeadLetterAdminService) {}
 
   @Get('dead-letters')
+  @Access('read')
   @ApiOperation({
     summary: 'List dead letters',
-    description: 'Newest first, of every bot or of one, a page at a time.',
+    description: "Newest first, of every bot (the tenant's, for a tenant key) or of one, a page at a time.",
   })
   @ApiOkResponse({ type: DeadLetterPageDto, description: 'A page of dead letters' })
   @ApiErrorResponses(400)
   @ApiNotFound('No such bot (bot_not_found)')
-  async list(@Query() query: ListDeadLettersQueryDto): Promise<{ items: DeadLetterView[]; nextCursor: string | null }> {
-    const botId = query.bot === undefined ? undefined : await this.botIdOf(query.bot);
-    return this.deadLetters.list({ botId, cursor: query.cursor, limit: query.limit });
+  list(
+    @Caller() caller: Principal,
+    @Query() query: ListDeadLettersQueryDto,
+  ): Promise<{ items: DeadLetterView[]; nextCursor: string | null }> {
+    return this.deadLetters.list(caller, query);
   }
 
   @Get('dead-letters/:id')
+  @Access('read')
   @ApiOperation({
     summary: 'Show a dead letter',
     description: 'With the update as Telegram sent it and the log of its retried attempts.',
@@ -66,11 +69,12 @@ export class AdminDeadLettersController {
   @ApiDeadLetterId()
   @ApiOkResponse({ type: DeadLetterDetailDto, description: 'The dead letter' })
   @ApiNotFound('No such dead letter (dead_letter_not_found)')
-  get(@Param('id') id: string): Promise<DeadLetterDetail> {
-    return this.deadLetters.get(id);
+  get(@Caller() caller: Principal, @Param('id') id: string): Promise<DeadLetterDetail> {
+    return this.deadLetters.get(caller, id);
   }
 
   @Post('dead-letters/:id/retry')
+  @Access('write')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Retry a dead letter',
@@ -81,11 +85,12 @@ export class AdminDeadLettersController {
   @ApiDeadLetterId()
   @ApiOkResponse({ type: DeadLetterDto, description: 'The dead letter that was retried' })
   @ApiNotFound('No such dead letter (dead_letter_not_found)')
-  retry(@Param('id') id: string): Promise<DeadLetterView> {
-    return this.deadLetters.retry(id);
+  retry(@Caller() caller: Principal, @Param('id') id: string): Promise<DeadLetterView> {
+    return this.deadLetters.retry(caller, id);
   }
 
   @Post('bots/:id/dead-letters/retry')
+  @Access('write')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Retry every dead letter of a bot',
@@ -94,30 +99,32 @@ export class AdminDeadLettersController {
   @ApiBotRef()
   @ApiOkResponse({ type: RetriedDeadLettersDto, description: 'How many were retried' })
   @ApiNotFound('No such bot (bot_not_found)')
-  async retryAll(@Param('id') id: string): Promise<RetriedDeadLettersDto> {
-    return { retried: await this.deadLetters.retryAll(await this.botIdOf(id)) };
+  async retryAll(@Caller() caller: Principal, @Param('id') id: string): Promise<RetriedDeadLettersDto> {
+    return { retried: await this.deadLetters.retryAll(caller, id) };
   }
 
   @Delete('dead-letters/:id')
+  @Access('write')
   @ApiOperation({ summary: 'Purge a dead letter', description: 'Deletes it for good; it is not processed.' })
   @ApiDeadLetterId()
   @ApiOkResponse({ type: PurgedDeadLettersDto, description: 'It is deleted' })
   @ApiNotFound('No such dead letter (dead_letter_not_found)')
-  async purgeOne(@Param('id') id: string): Promise<PurgedDeadLettersDto> {
-    return { purged: await this.deadLetters.purge({ id }) };
+  async purgeOne(@Caller() caller: Principal, @Param('id') id: string): Promise<PurgedDeadLettersDto> {
+    return { purged: await this.deadLetters.purge(caller, { id }) };
   }
 
   @Delete('dead-letters')
+  @Access('write')
   @ApiOperation({
     summary: "Purge a bot's dead letters, or all",
     description:
-      'Give `bot` for one bot, or `all=true` for every bot. A DELETE with neither is refused (400), so that ' +
+      'Give `bot` for one bot, or `all=true` for every bot (of the tenant, for a tenant key). A DELETE with neither is refused (400), so that ' +
       'nobody wipes every dead letter by accident.',
   })
   @ApiOkResponse({ type: PurgedDeadLettersDto, description: 'How many were deleted' })
   @ApiErrorResponses(400)
   @ApiNotFound('No such bot (bot_not_found)')
-  async purge(@Query() query: PurgeDeadLettersQueryDto): Promise<PurgedDeadLettersDto> {
+  async purge(@Caller() caller: Principal, @Query() query: PurgeDeadLettersQueryDto): Promise<PurgedDeadLettersDto> {
     if (query.bot !== undefined && query.all !== undefined) {
       throw new BadRequestError('Give either bot or all=true, not both', 'validation_failed');
     }
@@ -127,12 +134,6 @@ export class AdminDeadLettersController {
         'validation_failed',
       );
     }
-    const botId = query.bot === undefined ? undefined : await this.botIdOf(query.bot);
-    return { purged: await this.deadLetters.purge({ botId }) };
-  }
-
-  /** The gateway id of a bot named by UUID, Telegram id or @username; bot_not_found otherwise. */
-  private async botIdOf(ref: string): Promise<string> {
-    return (await this.bots.get(ref)).id;
+    return { purged: await this.deadLetters.purge(caller, { bot: query.bot }) };
   }
 }

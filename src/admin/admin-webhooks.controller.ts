@@ -1,6 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseGuards, UsePipes } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { BotAdminService, WebhookStatus } from '../bots/bot-admin.service';
+import { Principal } from '../tenants/tenant.types';
+import { Access, Caller } from './access.decorator';
 import { AdminAuthGuard } from './admin-auth.guard';
 import { AdminValidationPipe } from './admin-validation.pipe';
 import { ApiBotRef } from './api-bot-ref.decorator';
@@ -10,7 +12,7 @@ import { DeleteWebhookDto, RotateSecretResultDto, SetWebhookDto, WebhookStatusDt
 @ApiTags('webhooks')
 @ApiBearerAuth()
 @ApiBotRef()
-@ApiErrorResponses(401, 404, 422, 429, 502, 503)
+@ApiErrorResponses(401, 403, 404, 422, 429, 502, 503)
 @UseGuards(AdminAuthGuard)
 @UsePipes(AdminValidationPipe)
 @Controller('admin/bots/:id')
@@ -18,6 +20,7 @@ export class AdminWebhooksController {
   constructor(private readonly bots: BotAdminService) {}
 
   @Post('webhook')
+  @Access('write')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Set the webhook at Telegram',
@@ -25,30 +28,41 @@ export class AdminWebhooksController {
   })
   @ApiOkResponse({ type: WebhookStatusDto, description: "Telegram's view of the webhook afterwards" })
   @ApiErrorResponses(400)
-  setWebhook(@Param('id') id: string, @Body() body: SetWebhookDto): Promise<WebhookStatus> {
-    return this.bots.setWebhook(id, body);
+  setWebhook(
+    @Caller() caller: Principal,
+    @Param('id') id: string,
+    @Body() body: SetWebhookDto,
+  ): Promise<WebhookStatus> {
+    return this.bots.setWebhook(caller, id, body);
   }
 
   @Delete('webhook')
+  @Access('write')
   @ApiOperation({ summary: 'Delete the webhook at Telegram' })
   @ApiBody({ type: DeleteWebhookDto, required: false })
   @ApiOkResponse({ type: WebhookStatusDto, description: "Telegram's view of the webhook afterwards" })
   @ApiErrorResponses(400)
-  deleteWebhook(@Param('id') id: string, @Body() body: DeleteWebhookDto): Promise<WebhookStatus> {
-    return this.bots.deleteWebhook(id, body);
+  deleteWebhook(
+    @Caller() caller: Principal,
+    @Param('id') id: string,
+    @Body() body: DeleteWebhookDto,
+  ): Promise<WebhookStatus> {
+    return this.bots.deleteWebhook(caller, id, body);
   }
 
   @Get('webhook')
+  @Access('read')
   @ApiOperation({
     summary: "Telegram's view of the webhook",
     description: 'getWebhookInfo with the token redacted, and whether it matches what the gateway expects.',
   })
   @ApiOkResponse({ type: WebhookStatusDto, description: "Telegram's view of the webhook afterwards" })
-  webhookInfo(@Param('id') id: string): Promise<WebhookStatus> {
-    return this.bots.webhookInfo(id);
+  webhookInfo(@Caller() caller: Principal, @Param('id') id: string): Promise<WebhookStatus> {
+    return this.bots.webhookInfo(caller, id);
   }
 
   @Post('secret/rotate')
+  @Access('write')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Rotate the webhook secret',
@@ -58,7 +72,7 @@ export class AdminWebhooksController {
   })
   @ApiOkResponse({ type: RotateSecretResultDto, description: 'The secret is rotated' })
   @ApiErrorResponses(409)
-  rotateSecret(@Param('id') id: string): Promise<RotateSecretResultDto> {
-    return this.bots.rotateSecret(id);
+  rotateSecret(@Caller() caller: Principal, @Param('id') id: string): Promise<RotateSecretResultDto> {
+    return this.bots.rotateSecret(caller, id);
   }
 }

@@ -1,19 +1,30 @@
 import { Module } from '@nestjs/common';
 import { BotsModule } from '../bots/bots.module';
-import { UpdateQueueModule } from '../updates/updates.module';
+import { DeadLettersAdminModule } from '../dead-letters/dead-letters-admin.module';
+import { TenantsModule } from '../tenants/tenants.module';
+import { AdminAuditController } from './admin-audit.controller';
 import { AdminAuthGuard, AdminAuthHook } from './admin-auth.guard';
 import { AdminBotsController } from './admin-bots.controller';
 import { AdminDeadLettersController } from './admin-dead-letters.controller';
 import { AdminFeaturesController } from './admin-features.controller';
+import { AdminTenantsController } from './admin-tenants.controller';
 import { AdminWebhooksController } from './admin-webhooks.controller';
 
 /**
- * The admin REST API under /admin (API process only); every operation is a BotAdminService or DeadLettersService
- * call.
+ * The admin REST API under /admin (API process only). Every route declares who may call it with `@Access` (none:
+ * operator-only) and gets the caller with `@Caller()`; bot-scoped operations go through BotAdminService, whose bot
+ * lookup keeps a tenant key to its own tenant.
  */
 @Module({
-  imports: [BotsModule, UpdateQueueModule],
-  controllers: [AdminBotsController, AdminFeaturesController, AdminWebhooksController, AdminDeadLettersController],
+  imports: [BotsModule, TenantsModule, DeadLettersAdminModule],
+  controllers: [
+    AdminBotsController,
+    AdminFeaturesController,
+    AdminWebhooksController,
+    AdminDeadLettersController,
+    AdminTenantsController,
+    AdminAuditController,
+  ],
   providers: [AdminAuthGuard, AdminAuthHook],
 })
 export class AdminModule {}

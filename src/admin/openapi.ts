@@ -11,12 +11,14 @@ export function setupOpenApi(app: INestApplication): void {
   const config = new DocumentBuilder()
     .setTitle('tg-gateway admin API')
     .setDescription(
-      'Register and manage the bots this gateway serves. Every request needs `Authorization: Bearer <key>` with ' +
-        'one of ADMIN_API_KEYS. Responses never contain a token or a webhook secret. Errors are ' +
+      'Register and manage the bots this gateway serves. Every request needs `Authorization: Bearer <key>`: an ' +
+        'operator key (ADMIN_API_KEYS: everything) or a tenant API key `tgw_<id>_<secret>` (its own tenant only; ' +
+        "another tenant's bots answer 404 like missing ones). Responses never contain a token or a webhook secret. " +
+        'Errors are ' +
         '`{ statusCode, error, message, code }` with a stable `code`.',
     )
     .setVersion('1.0')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'One of ADMIN_API_KEYS' })
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'One of ADMIN_API_KEYS, or a tenant API key' })
     .build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, config, { include: [AdminModule] }), {
     jsonDocumentUrl: 'docs/json',

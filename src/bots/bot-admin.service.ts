@@ -2,13 +2,26 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { WebhookInfo } from 'grammy/types';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
-import { AppError, BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../common/errors';
+import {
+  AppError,
+  BadRequestError,
+  ConflictError,
+  NotFoundError,
+  QuotaExceededError,
+  UnprocessableError,
+} from '../common/errors';
 import { redactSecrets } from '../common/redact';
 import { isUniqueViolation } from '../infra/database/prisma.service';
 import { FeatureCatalog } from '../features/feature-catalog';
 import { BotFeature } from '../features/feature.types';
+import { UnitOfWork } from '../infra/database/unit-of-work';
+import { MetricsService } from '../metrics/metrics.service';
 import { TelegramService } from '../telegram/telegram.service';
 import { unknownUpdateKinds, unknownUpdateKindsMessage } from '../telegram/update-kinds';
+import { AuditService, AuditTarget } from '../tenants/audit.service';
+import { QuotaService } from '../tenants/quota.service';
+import { TenantsService } from '../tenants/tenants.service';
+import { DEFAULT_TENANT_ID, Principal, tenantScopeOf } from '../tenants/tenant.types';
 import { BotRegistryService } from './bot-registry.service';
 import { BotRepository } from './bot.repository';
 import { BotRecord } from './bot.types';
@@ -89,8 +102,13 @@ export interface Page<T> {
 }
 
 /**
- * Operator actions on bots. The admin REST API and the CLI both call this service, so every operation has one
+ * Actions on bots. The admin REST API and the CLI both call this service, so every operation has one
  * implementation. Results are views (no token, no secret); failures are typed errors with stable codes.
+ *
+ * Every operation takes the caller's Principal and finds bots through `find`, which is where tenant scoping lives:
+ * a tenant key finds its own tenant's bots only, and another tenant's bot — by id, Telegram id or @username —
+ * answers exactly like one that does not exist. Every change writes an audit record in the transaction that makes
+ * it (or, for a change at Telegram, around it: see AuditService).
  */
 @Injectable()
 export class BotAdminService {
@@ -101,62 +119,116 @@ export class BotAdminService {
     private readonly bots: BotRepository,
     private readonly telegram: TelegramService,
     private readonly catalog: FeatureCatalog,
+    private readonly tenants: TenantsService,
+    private readonly quotas: QuotaService,
+    private readonly audit: AuditService,
+    private readonly uow: UnitOfWork,
+    private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Registers a bot with `features` (checked first), or DEFAULT_BOT_FEATURES when absent. */
-  async register(input: { token: string; name?: string | null; features?: BotFeature[] }): Promise<BotView> {
-    const token = checkTokenShape(input.token);
-    const features = input.features && this.catalog.check(input.features);
-    const botInfo = await this.telegram.getMe(token);
-    if (await this.bots.getByTelegramId(BigInt(botInfo.id))) throw alreadyRegistered(botInfo.username);
-    try {
-      const record = await this.registry.register({ token, name: input.name ?? null, botInfo, features });
-      this.logger.log({ msg: 'Bot registered', botId: record.id, username: record.username });
-      return toBotView(record);
-    } catch (error) {
-      if (isUniqueViolation(error)) throw alreadyRegistered(botInfo.username);
-      throw error;
-    }
+  /**
+   * Registers a bot for a tenant: the caller's own with a tenant key, else `tenant` (name or id) or the default
+   * tenant. Counted against the tenant's bot quota under a lock of the tenant's row, so concurrent registrations
+   * cannot exceed it. A token registered already — to whichever tenant — is refused without saying whose it is.
+   * `features` are checked first; DEFAULT_BOT_FEATURES when absent.
+   */
+  async register(
+    principal: Principal,
+    input: { token: string; name?: string | null; tenant?: string; features?: BotFeature[] },
+  ): Promise<BotView> {
+    return this.audit.guard(principal, 'bot.register', 'bot', async () => {
+      const token = checkTokenShape(input.token);
+      const features = input.features && this.catalog.check(input.features);
+      const tenantId =
+        input.tenant !== undefined
+          ? (await this.tenants.find(principal, input.tenant)).id
+          : (tenantScopeOf(principal) ?? DEFAULT_TENANT_ID);
+      const botInfo = await this.telegram.getMe(token);
+      try {
+        const record = await this.uow.run(async () => {
+          const tenant = await this.tenants.lock(tenantId);
+          if (await this.bots.getByTelegramId(BigInt(botInfo.id))) throw alreadyRegistered(botInfo.username);
+          const max = this.quotas.effective(tenant).maxBots;
+          if (max > 0 && (await this.bots.countByTenant(tenantId)) >= max) {
+            this.metrics.quotaRefusals.inc({ reason: 'bots_per_tenant' });
+            throw new QuotaExceededError(
+              `This tenant has reached its quota of ${max} bots`,
+              'bot_quota_exceeded',
+              undefined,
+              409,
+            );
+          }
+          const created = await this.registry.register({
+            token,
+            name: input.name ?? null,
+            botInfo,
+            tenantId,
+            features,
+          });
+          await this.audit.record(principal, 'bot.register', targetOf(created), { username: created.username });
+          return created;
+        });
+        this.logger.log({ msg: 'Bot registered', botId: record.id, username: record.username });
+        return toBotView(record);
+      } catch (error) {
+        if (isUniqueViolation(error)) throw alreadyRegistered(botInfo.username);
+        throw error;
+      }
+    });
   }
 
-  async list(query: { cursor?: string; limit?: number; enabled?: boolean }): Promise<Page<BotView>> {
+  async list(
+    principal: Principal,
+    query: { cursor?: string; limit?: number; enabled?: boolean },
+  ): Promise<Page<BotView>> {
     const limit = query.limit ?? 50;
+    const tenantId = tenantScopeOf(principal) ?? undefined;
     const after = query.cursor ? await this.bots.getById(query.cursor) : undefined;
-    if (after === null) {
+    if (after === null || (after && tenantId !== undefined && after.tenantId !== tenantId)) {
       throw new BadRequestError('cursor does not name a bot (use nextCursor of the previous page)', 'invalid_cursor');
     }
-    const rows = await this.bots.list({ after, limit, enabled: query.enabled });
+    const rows = await this.bots.list({ after, limit, enabled: query.enabled, tenantId });
     const items = rows.slice(0, limit).map(toBotView);
     return { items, nextCursor: rows.length > limit ? items[items.length - 1].id : null };
   }
 
-  async get(ref: string): Promise<BotView> {
-    return toBotView(await this.find(ref));
+  async get(principal: Principal, ref: string): Promise<BotView> {
+    return toBotView(await this.find(principal, ref));
   }
 
-  async update(ref: string, changes: { name?: string | null; enabled?: boolean; albums?: boolean }): Promise<BotView> {
-    const record = await this.find(ref);
-    const updated = await this.bots.update(record.id, changes);
-    if (!updated) throw notFound(ref);
-    await this.registry.announce(record.id, [this.registry.tokenHashOf(record)]);
-    this.logger.log({ msg: 'Bot updated', botId: record.id, changes });
-    return toBotView(updated);
+  async update(
+    principal: Principal,
+    ref: string,
+    changes: { name?: string | null; enabled?: boolean; albums?: boolean },
+  ): Promise<BotView> {
+    return this.audit.guard(principal, 'bot.update', ref, async () => {
+      const record = await this.find(principal, ref);
+      const updated = await this.uow.run(async () => {
+        const row = await this.bots.update(record.id, changes);
+        if (!row) throw notFound(ref);
+        await this.audit.record(principal, 'bot.update', targetOf(record), { ...changes });
+        await this.registry.announce(record.id, [this.registry.tokenHashOf(record)]);
+        return row;
+      });
+      this.logger.log({ msg: 'Bot updated', botId: record.id, changes });
+      return toBotView(updated);
+    });
   }
 
-  async features(ref: string): Promise<BotFeaturesView> {
-    return featuresView(await this.find(ref));
+  async features(principal: Principal, ref: string): Promise<BotFeaturesView> {
+    return featuresView(await this.find(principal, ref));
   }
 
   /** Replaces the bot's feature list (order included); reaches every worker at once. */
-  setFeatures(ref: string, features: BotFeature[]): Promise<BotFeaturesView> {
+  setFeatures(principal: Principal, ref: string, features: BotFeature[]): Promise<BotFeaturesView> {
     const checked = this.catalog.check(features);
-    return this.changeFeatures(ref, () => checked);
+    return this.changeFeatures(principal, ref, () => checked);
   }
 
   /** Sets the list by names, in this order; features the bot keeps keep their settings. */
-  setFeatureNames(ref: string, names: string[]): Promise<BotFeaturesView> {
-    return this.changeFeatures(ref, (current) =>
+  setFeatureNames(principal: Principal, ref: string, names: string[]): Promise<BotFeaturesView> {
+    return this.changeFeatures(principal, ref, (current) =>
       names.map((name) => current.find((feature) => feature.name === name) ?? { name }),
     );
   }
@@ -165,8 +237,13 @@ export class BotAdminService {
    * Adds a feature at the end of the list, or changes the settings of one the bot has (in place). Without `settings`
    * a feature the bot has keeps its own.
    */
-  putFeature(ref: string, name: string, settings?: Record<string, unknown>): Promise<BotFeaturesView> {
-    return this.changeFeatures(ref, (current) => {
+  putFeature(
+    principal: Principal,
+    ref: string,
+    name: string,
+    settings?: Record<string, unknown>,
+  ): Promise<BotFeaturesView> {
+    return this.changeFeatures(principal, ref, (current) => {
       const entry: BotFeature = settings === undefined ? { name } : { name, settings };
       const at = current.findIndex((feature) => feature.name === name);
       if (at === -1) return [...current, entry];
@@ -175,8 +252,8 @@ export class BotAdminService {
     });
   }
 
-  removeFeature(ref: string, name: string): Promise<BotFeaturesView> {
-    return this.changeFeatures(ref, (current, record) => {
+  removeFeature(principal: Principal, ref: string, name: string): Promise<BotFeaturesView> {
+    return this.changeFeatures(principal, ref, (current, record) => {
       if (!current.some((feature) => feature.name === name)) {
         throw new NotFoundError(`Bot @${record.username} does not have the feature "${name}"`, 'feature_not_enabled');
       }
@@ -188,36 +265,60 @@ export class BotAdminService {
    * Writes `change(current list)`, checked, conditional on the list being as read: when another change came first,
    * the bot is read again and the change applied to what it is now.
    */
-  private async changeFeatures(
+  private changeFeatures(
+    principal: Principal,
     ref: string,
     change: (current: BotFeature[], record: BotRecord) => BotFeature[],
   ): Promise<BotFeaturesView> {
-    let record = await this.find(ref);
-    for (let attempt = 1; ; attempt++) {
-      const features = this.catalog.check(change(record.features, record));
-      if (await this.registry.setFeatures(record, features)) break;
-      if (attempt === WRITE_ATTEMPTS) throw changedMeanwhile();
-      record = await this.find(record.id);
-    }
-    const updated = await this.find(record.id);
-    this.logger.log({ msg: 'Bot features set', botId: record.id, features: updated.features.map((f) => f.name) });
-    return featuresView(updated);
+    return this.audit.guard(principal, 'bot.features', ref, async () => {
+      let record = await this.find(principal, ref);
+      for (let attempt = 1; ; attempt++) {
+        const features = this.catalog.check(change(record.features, record));
+        const current = record;
+        const written = await this.uow.run(async () => {
+          const ok = await this.registry.setFeatures(current, features);
+          if (ok) {
+            await this.audit.record(principal, 'bot.features', targetOf(current), {
+              features: features.map((f) => f.name),
+            });
+          }
+          return ok;
+        });
+        if (written) break;
+        if (attempt === WRITE_ATTEMPTS) throw changedMeanwhile();
+        record = await this.find(principal, record.id);
+      }
+      const updated = await this.find(principal, record.id);
+      this.logger.log({ msg: 'Bot features set', botId: record.id, features: updated.features.map((f) => f.name) });
+      return featuresView(updated);
+    });
   }
 
   /** Deletes the bot; its webhook at Telegram is removed first, best effort, and the outcome reported. */
-  async remove(ref: string): Promise<{ deleted: true; webhookRemoved: boolean; webhookError: string | null }> {
-    const record = await this.find(ref);
-    let webhookError: string | null = null;
-    try {
-      await this.telegram.deleteWebhook(this.registry.tokenOf(record));
-    } catch (error) {
-      webhookError = error instanceof Error ? redactSecrets(error.message) : 'unknown error';
-    }
-    const hash = this.registry.tokenHashOf(record);
-    if (!(await this.bots.delete(record.id))) throw notFound(ref);
-    await this.registry.announce(record.id, [hash]);
-    this.logger.log({ msg: 'Bot deleted', botId: record.id, webhookRemoved: webhookError === null });
-    return { deleted: true, webhookRemoved: webhookError === null, webhookError };
+  async remove(
+    principal: Principal,
+    ref: string,
+  ): Promise<{ deleted: true; webhookRemoved: boolean; webhookError: string | null }> {
+    return this.audit.guard(principal, 'bot.remove', ref, async () => {
+      const record = await this.find(principal, ref);
+      let webhookError: string | null = null;
+      try {
+        await this.telegram.deleteWebhook(this.registry.tokenOf(record));
+      } catch (error) {
+        webhookError = error instanceof Error ? redactSecrets(error.message) : 'unknown error';
+      }
+      const hash = this.registry.tokenHashOf(record);
+      await this.uow.run(async () => {
+        if (!(await this.bots.delete(record.id))) throw notFound(ref);
+        await this.audit.record(principal, 'bot.remove', targetOf(record), {
+          username: record.username,
+          webhookRemoved: webhookError === null,
+        });
+        await this.registry.announce(record.id, [hash]);
+      });
+      this.logger.log({ msg: 'Bot deleted', botId: record.id, webhookRemoved: webhookError === null });
+      return { deleted: true as const, webhookRemoved: webhookError === null, webhookError };
+    });
   }
 
   /**
@@ -225,25 +326,33 @@ export class BotAdminService {
    * bot's secrets being as read: when another change came first (a new secret, a re-encryption), the bot is read
    * again and the new token written over that change, never the secret read before it.
    */
-  async replaceToken(ref: string, newToken: string): Promise<BotView> {
-    const token = checkTokenShape(newToken);
-    let record = await this.find(ref);
-    const botInfo = await this.telegram.getMe(token);
-    if (BigInt(botInfo.id) !== record.telegramId) {
-      throw new UnprocessableError(
-        `The new token belongs to Telegram bot ${botInfo.id} (@${botInfo.username}), not ${record.telegramId}`,
-        'token_bot_mismatch',
-      );
-    }
-    let oldToken = this.registry.tokenOf(record);
-    for (let attempt = 1; !(await this.registry.replaceToken(record, token, botInfo)); attempt++) {
-      if (attempt === WRITE_ATTEMPTS) throw changedMeanwhile();
-      record = await this.find(record.id);
-      oldToken = this.registry.tokenOf(record);
-    }
-    this.logger.log({ msg: 'Bot token replaced', botId: record.id });
-    await this.moveWebhookToToken(record.id, oldToken, token);
-    return this.get(record.id);
+  async replaceToken(principal: Principal, ref: string, newToken: string): Promise<BotView> {
+    return this.audit.guard(principal, 'bot.token.replace', ref, async () => {
+      const token = checkTokenShape(newToken);
+      let record = await this.find(principal, ref);
+      const botInfo = await this.telegram.getMe(token);
+      if (BigInt(botInfo.id) !== record.telegramId) {
+        throw new UnprocessableError(
+          `The new token belongs to Telegram bot ${botInfo.id} (@${botInfo.username}), not ${record.telegramId}`,
+          'token_bot_mismatch',
+        );
+      }
+      let oldToken = this.registry.tokenOf(record);
+      const write = (current: BotRecord) =>
+        this.uow.run(async () => {
+          const ok = await this.registry.replaceToken(current, token, botInfo);
+          if (ok) await this.audit.record(principal, 'bot.token.replace', targetOf(current));
+          return ok;
+        });
+      for (let attempt = 1; !(await write(record)); attempt++) {
+        if (attempt === WRITE_ATTEMPTS) throw changedMeanwhile();
+        record = await this.find(principal, record.id);
+        oldToken = this.registry.tokenOf(record);
+      }
+      this.logger.log({ msg: 'Bot token replaced', botId: record.id });
+      await this.moveWebhookToToken(principal, record.id, oldToken, token);
+      return this.get(principal, record.id);
+    });
   }
 
   /**
@@ -251,11 +360,16 @@ export class BotAdminService {
    * 404). A webhook that points at the old token is set again with the new one, keeping its other settings.
    * Best effort: the token change stands either way, and `set-webhook` repairs a failure.
    */
-  private async moveWebhookToToken(botId: string, oldToken: string, newToken: string): Promise<void> {
+  private async moveWebhookToToken(
+    principal: Principal,
+    botId: string,
+    oldToken: string,
+    newToken: string,
+  ): Promise<void> {
     try {
       const info = await this.telegram.getWebhookInfo(newToken);
       if (!info.url?.includes(oldToken)) return;
-      const record = await this.find(botId);
+      const record = await this.find(principal, botId);
       await this.telegram.setWebhook(newToken, {
         url: info.url.split(oldToken).join(newToken),
         secretToken: this.registry.webhookSecretOf(record),
@@ -273,61 +387,82 @@ export class BotAdminService {
     }
   }
 
-  async setWebhook(ref: string, options: WebhookOptions = {}): Promise<WebhookStatus> {
-    const unknown = unknownUpdateKinds(options.allowedUpdates ?? []);
-    if (unknown.length > 0) {
-      throw new BadRequestError(`allowedUpdates: ${unknownUpdateKindsMessage(unknown)}`, 'invalid_allowed_updates');
-    }
-    // Checked before anything else, so a bad certificate or address changes nothing.
-    const certificate =
-      options.certificate === undefined || options.certificate === null
-        ? options.certificate
-        : parseWebhookCertificate(options.certificate).pem;
-    const ipAddress =
-      options.ipAddress === undefined || options.ipAddress === null ? options.ipAddress : checkIp(options.ipAddress);
-    let record = await this.find(ref);
-    const token = this.registry.tokenOf(record);
-    const endpoint = {
-      certificate: certificate === undefined ? record.webhookCertificate : certificate,
-      ipAddress: ipAddress === undefined ? record.webhookIpAddress : ipAddress,
-    };
-    await this.telegram.setWebhook(token, {
-      url: this.webhookUrl(token, options.url),
-      secretToken: this.registry.webhookSecretOf(record),
-      dropPendingUpdates: options.dropPendingUpdates,
-      maxConnections: options.maxConnections,
-      allowedUpdates: options.allowedUpdates,
-      ...endpoint,
+  async setWebhook(principal: Principal, ref: string, options: WebhookOptions = {}): Promise<WebhookStatus> {
+    return this.audit.guard(principal, 'webhook.set', ref, async () => {
+      const unknown = unknownUpdateKinds(options.allowedUpdates ?? []);
+      if (unknown.length > 0) {
+        throw new BadRequestError(`allowedUpdates: ${unknownUpdateKindsMessage(unknown)}`, 'invalid_allowed_updates');
+      }
+      // Checked before anything else, so a bad certificate or address changes nothing.
+      const certificate =
+        options.certificate === undefined || options.certificate === null
+          ? options.certificate
+          : parseWebhookCertificate(options.certificate).pem;
+      const ipAddress =
+        options.ipAddress === undefined || options.ipAddress === null ? options.ipAddress : checkIp(options.ipAddress);
+      const record = await this.find(principal, ref);
+      const token = this.registry.tokenOf(record);
+      const endpoint = {
+        certificate: certificate === undefined ? record.webhookCertificate : certificate,
+        ipAddress: ipAddress === undefined ? record.webhookIpAddress : ipAddress,
+      };
+      await this.audit.around(
+        principal,
+        'webhook.set',
+        targetOf(record),
+        () =>
+          this.telegram.setWebhook(token, {
+            url: this.webhookUrl(token, options.url),
+            secretToken: this.registry.webhookSecretOf(record),
+            dropPendingUpdates: options.dropPendingUpdates,
+            maxConnections: options.maxConnections,
+            allowedUpdates: options.allowedUpdates,
+            ...endpoint,
+          }),
+        () => ({
+          customUrl: options.url !== undefined,
+          dropPendingUpdates: options.dropPendingUpdates ?? false,
+          customCertificate: endpoint.certificate !== null,
+          fixedIpAddress: endpoint.ipAddress !== null,
+        }),
+      );
+      // Stored once Telegram took it, so that later calls (rotation, token change, sync) send the same again.
+      if (endpoint.certificate !== record.webhookCertificate || endpoint.ipAddress !== record.webhookIpAddress) {
+        if (!(await this.bots.setWebhookEndpoint(record.id, endpoint))) throw notFound(ref);
+      }
+      // What was asked for is what the health monitor and sync-webhooks expect from now on.
+      await this.bots.recordWebhookSettings(record.id, {
+        maxConnections: options.maxConnections,
+        allowedUpdates: options.allowedUpdates,
+      });
+      this.logger.log({
+        msg: 'Webhook set',
+        botId: record.id,
+        customCertificate: endpoint.certificate !== null,
+        fixedIpAddress: endpoint.ipAddress !== null,
+      });
+      return this.webhookStatus(await this.find(principal, record.id), token, options.url);
     });
-    // Stored once Telegram took it, so that later calls (rotation, token change, sync) send the same again.
-    if (endpoint.certificate !== record.webhookCertificate || endpoint.ipAddress !== record.webhookIpAddress) {
-      if (!(await this.bots.setWebhookEndpoint(record.id, endpoint))) throw notFound(ref);
-      record = { ...record, webhookCertificate: endpoint.certificate, webhookIpAddress: endpoint.ipAddress };
-    }
-    this.logger.log({
-      msg: 'Webhook set',
-      botId: record.id,
-      customCertificate: endpoint.certificate !== null,
-      fixedIpAddress: endpoint.ipAddress !== null,
-    });
-    // What was asked for is what the health monitor and sync-webhooks expect from now on.
-    await this.bots.recordWebhookSettings(record.id, {
-      maxConnections: options.maxConnections,
-      allowedUpdates: options.allowedUpdates,
-    });
-    return this.webhookStatus(await this.find(record.id), token, options.url);
   }
 
-  async deleteWebhook(ref: string, options: { dropPendingUpdates?: boolean } = {}): Promise<WebhookStatus> {
-    const record = await this.find(ref);
-    const token = this.registry.tokenOf(record);
-    await this.telegram.deleteWebhook(token, options.dropPendingUpdates);
-    this.logger.log({ msg: 'Webhook deleted', botId: record.id });
-    return this.webhookStatus(record, token);
+  async deleteWebhook(
+    principal: Principal,
+    ref: string,
+    options: { dropPendingUpdates?: boolean } = {},
+  ): Promise<WebhookStatus> {
+    return this.audit.guard(principal, 'webhook.delete', ref, async () => {
+      const record = await this.find(principal, ref);
+      const token = this.registry.tokenOf(record);
+      await this.audit.around(principal, 'webhook.delete', targetOf(record), () =>
+        this.telegram.deleteWebhook(token, options.dropPendingUpdates),
+      );
+      this.logger.log({ msg: 'Webhook deleted', botId: record.id });
+      return this.webhookStatus(record, token);
+    });
   }
 
-  async webhookInfo(ref: string): Promise<WebhookStatus> {
-    const record = await this.find(ref);
+  async webhookInfo(principal: Principal, ref: string): Promise<WebhookStatus> {
+    const record = await this.find(principal, ref);
     return this.webhookStatus(record, this.registry.tokenOf(record));
   }
 
@@ -340,42 +475,59 @@ export class BotAdminService {
    * re-encryption), the rotation starts again from the bot as it is now, so it never writes back an old token.
    */
   async rotateSecret(
+    principal: Principal,
     ref: string,
   ): Promise<{ bot: BotView; previousSecretValidUntil: string; webhookUpdated: boolean }> {
-    let record = await this.find(ref);
-    let token: string;
-    let info: WebhookInfo;
-    let validUntil: Date;
-    for (let attempt = 1; ; attempt++) {
-      token = this.registry.tokenOf(record);
-      info = await this.telegram.getWebhookInfo(token);
-      validUntil = new Date(Date.now() + this.config.webhook.secretOverlapSeconds * 1000);
-      if (await this.registry.replaceSecret(record, generateWebhookSecret(), validUntil)) break;
-      if (attempt === WRITE_ATTEMPTS) throw changedMeanwhile();
-      record = await this.find(record.id);
-    }
-    const rotated = await this.find(record.id);
-    let webhookUpdated = false;
-    if (info.url) {
-      try {
-        await this.telegram.setWebhook(token, {
-          url: info.url,
-          secretToken: this.registry.webhookSecretOf(rotated),
-          maxConnections: info.max_connections,
-          allowedUpdates: info.allowed_updates,
-          ...endpointOf(rotated),
+    return this.audit.guard(principal, 'secret.rotate', ref, async () => {
+      let record = await this.find(principal, ref);
+      let token: string;
+      let info: WebhookInfo;
+      let validUntil: Date;
+      for (let attempt = 1; ; attempt++) {
+        token = this.registry.tokenOf(record);
+        info = await this.telegram.getWebhookInfo(token);
+        validUntil = new Date(Date.now() + this.config.webhook.secretOverlapSeconds * 1000);
+        const current = record;
+        const written = await this.uow.run(async () => {
+          const ok = await this.registry.replaceSecret(current, generateWebhookSecret(), validUntil);
+          if (ok) await this.audit.record(principal, 'secret.rotate', targetOf(current));
+          return ok;
         });
-        webhookUpdated = true;
-      } catch (error) {
-        // Conditional too: a change made meanwhile (e.g. a rotation that did reach Telegram) is not undone.
-        if (!(await this.registry.replaceSecret(rotated, this.registry.webhookSecretOf(record), null))) {
-          this.logger.warn({ msg: 'Could not restore the previous webhook secret: the bot changed', botId: record.id });
-        }
-        throw error;
+        if (written) break;
+        if (attempt === WRITE_ATTEMPTS) throw changedMeanwhile();
+        record = await this.find(principal, record.id);
       }
-    }
-    this.logger.log({ msg: 'Webhook secret rotated', botId: record.id, webhookUpdated });
-    return { bot: toBotView(rotated), previousSecretValidUntil: validUntil.toISOString(), webhookUpdated };
+      const rotated = await this.find(principal, record.id);
+      let webhookUpdated = false;
+      if (info.url) {
+        try {
+          await this.telegram.setWebhook(token, {
+            url: info.url,
+            secretToken: this.registry.webhookSecretOf(rotated),
+            maxConnections: info.max_connections,
+            allowedUpdates: info.allowed_updates,
+            ...endpointOf(rotated),
+          });
+          webhookUpdated = true;
+        } catch (error) {
+          // Conditional too: a change made meanwhile (e.g. a rotation that did reach Telegram) is not undone.
+          const restored = await this.uow.run(async () => {
+            const ok = await this.registry.replaceSecret(rotated, this.registry.webhookSecretOf(record), null);
+            if (ok) await this.audit.record(principal, 'secret.restore', targetOf(rotated));
+            return ok;
+          });
+          if (!restored) {
+            this.logger.warn({
+              msg: 'Could not restore the previous webhook secret: the bot changed',
+              botId: record.id,
+            });
+          }
+          throw error;
+        }
+      }
+      this.logger.log({ msg: 'Webhook secret rotated', botId: record.id, webhookUpdated });
+      return { bot: toBotView(rotated), previousSecretValidUntil: validUntil.toISOString(), webhookUpdated };
+    });
   }
 
   /**
@@ -384,6 +536,7 @@ export class BotAdminService {
    * a secret Telegram no longer matches; getWebhookInfo never shows the secret itself).
    */
   async syncWebhooks(
+    principal: Principal,
     options: { dryRun?: boolean; url?: string; batchSize?: number },
     onResult?: (result: SyncResult, index: number, total: number) => void,
   ): Promise<SyncResult[]> {
@@ -396,7 +549,7 @@ export class BotAdminService {
       if (batch.length === 0) break;
       after = batch[batch.length - 1].id;
       for (const record of batch) {
-        const result = await this.syncOne(record, options);
+        const result = await this.syncOne(principal, record, options);
         results.push(result);
         onResult?.(result, results.length, Math.max(total, results.length));
       }
@@ -410,6 +563,7 @@ export class BotAdminService {
    * old key. Afterwards the old keys can leave TOKEN_ENCRYPTION_KEYS.
    */
   async rotateEncryptionKey(
+    principal: Principal,
     options: { batchSize?: number },
     onProgress?: (done: number, total: number) => void,
   ): Promise<{ reencrypted: number; primaryKeyId: string }> {
@@ -424,16 +578,26 @@ export class BotAdminService {
       }
       onProgress?.(done, Math.max(total, done));
     }
+    await this.audit.record(
+      principal,
+      'keys.reencrypt',
+      { tenantId: null, target: `encryption-key:${primary}` },
+      { reencrypted: done },
+    );
     this.logger.log({ msg: 'Tokens re-encrypted', count: done, primaryKeyId: primary });
     return { reencrypted: done, primaryKeyId: primary };
   }
 
   /**
-   * The sync of one bot (what `syncWebhooks` does for each, and the health monitor's repair): sets the webhook again
-   * when it drifted, with the settings set-webhook recorded (else those Telegram has).
+   * The sync of one bot (what `syncWebhooks` does for each, and the health monitor's repair, as `principal`): sets
+   * the webhook again when it drifted, with the settings set-webhook recorded (else those Telegram has).
    */
-  async syncBot(record: BotRecord, options: { dryRun?: boolean; url?: string } = {}): Promise<SyncResult> {
-    return this.syncOne(record, options);
+  async syncBot(
+    principal: Principal,
+    record: BotRecord,
+    options: { dryRun?: boolean; url?: string } = {},
+  ): Promise<SyncResult> {
+    return this.syncOne(principal, record, options);
   }
 
   /** What the gateway expects of a bot's webhook at Telegram. */
@@ -447,7 +611,11 @@ export class BotAdminService {
     };
   }
 
-  private async syncOne(record: BotRecord, options: { dryRun?: boolean; url?: string }): Promise<SyncResult> {
+  private async syncOne(
+    principal: Principal,
+    record: BotRecord,
+    options: { dryRun?: boolean; url?: string },
+  ): Promise<SyncResult> {
     const bot = toBotView(record);
     if (record.revokedAt) {
       // Telegram would only answer 401 again: the token must be replaced first.
@@ -463,13 +631,20 @@ export class BotAdminService {
       const base = { bot, pendingUpdates: info.pending_update_count, lastError };
       if (drift.length === 0) return { ...base, state: 'ok', reason };
       if (options.dryRun) return { ...base, state: 'would_set', reason };
-      await this.telegram.setWebhook(token, {
-        url: expected.url,
-        secretToken: this.registry.webhookSecretOf(record),
-        maxConnections: expected.maxConnections ?? info.max_connections,
-        allowedUpdates: expected.allowedUpdates ?? info.allowed_updates,
-        ...endpointOf(record),
-      });
+      await this.audit.around(
+        principal,
+        'webhook.set',
+        targetOf(record),
+        () =>
+          this.telegram.setWebhook(token, {
+            url: expected.url,
+            secretToken: this.registry.webhookSecretOf(record),
+            maxConnections: expected.maxConnections ?? info.max_connections,
+            allowedUpdates: expected.allowedUpdates ?? info.allowed_updates,
+            ...endpointOf(record),
+          }),
+        () => ({ sync: true, reason }),
+      );
       return { ...base, state: 'set', reason };
     } catch (error) {
       const message = error instanceof AppError ? error.message : 'unexpected error';
@@ -506,11 +681,26 @@ export class BotAdminService {
     return `${base}/webhook/${token}`;
   }
 
-  private async find(ref: string): Promise<BotRecord> {
+  /**
+   * The one bot lookup of every operation: by gateway id, Telegram id or @username, within the principal's tenant.
+   * Another tenant's bot is `bot_not_found` with the same message as a bot that does not exist.
+   */
+  async find(principal: Principal, ref: string): Promise<BotRecord> {
     const record = await this.registry.resolve(ref);
-    if (!record) throw notFound(ref);
+    const scope = tenantScopeOf(principal);
+    if (!record || (scope !== null && record.tenantId !== scope)) throw notFound(ref);
     return record;
   }
+
+  /** The ids of the bots a principal may see: null for all (an operator). */
+  async visibleBotIds(principal: Principal): Promise<Set<string> | null> {
+    const scope = tenantScopeOf(principal);
+    return scope === null ? null : new Set(await this.bots.idsOfTenant(scope));
+  }
+}
+
+function targetOf(record: BotRecord): AuditTarget {
+  return { tenantId: record.tenantId, botId: record.id, target: `bot:@${record.username}` };
 }
 
 function featuresView(record: BotRecord): BotFeaturesView {

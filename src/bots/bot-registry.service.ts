@@ -5,6 +5,8 @@ import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { serializeError } from '../common/logger';
 import { BotFeature } from '../features/feature.types';
+import { UnitOfWork } from '../infra/database/unit-of-work';
+import { DEFAULT_TENANT_ID } from '../tenants/tenant.types';
 import { BotChangeBus } from './bot-change.bus';
 import { BotRepository, SealedFields } from './bot.repository';
 import { BotRecord, IngressBot, WorkerBot } from './bot.types';
@@ -14,6 +16,8 @@ import { TokenHashIndex } from './token-hash-index';
 
 export interface RegisterBotInput {
   token: string;
+  /** The owner; the default tenant when absent. */
+  tenantId?: string;
   name?: string | null;
   botInfo: UserFromGetMe;
   /** Checked by the caller; DEFAULT_BOT_FEATURES when absent. */
@@ -50,6 +54,7 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
     private readonly bots: BotRepository,
     private readonly changes: BotChangeBus,
     private readonly tokenHashes: TokenHashIndex,
+    private readonly uow: UnitOfWork,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.keyring = new Keyring(config.encryptionKeys);
@@ -128,6 +133,7 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
       tokenHash: this.tokenHash(input.token),
       webhookSecretCiphertext: this.keyring.encrypt(generateWebhookSecret(), 'webhook-secret', id),
       features: input.features ?? this.config.features.defaultBotFeatures.map((name) => ({ name })),
+      tenantId: input.tenantId ?? DEFAULT_TENANT_ID,
     });
     const hash = this.tokenHash(input.token).toString('base64');
     this.tokenHashes.add(hash);
@@ -229,9 +235,12 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
     return true;
   }
 
-  /** Tells every process that a bot changed (after an update or a delete). */
+  /**
+   * Tells every process that a bot changed (after an update or a delete); inside a transaction, once it committed,
+   * so that no process reloads the bot as it was before.
+   */
   async announce(botId: string, tokenHashes?: string[]): Promise<void> {
-    await this.changes.publish({ botId, tokenHashes: tokenHashes ?? [] });
+    await this.uow.afterCommit(() => this.changes.publish({ botId, tokenHashes: tokenHashes ?? [] }));
   }
 
   tokenHashOf(record: BotRecord): string {
@@ -315,6 +324,7 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
     }
     return {
       id: record.id,
+      tenantId: record.tenantId,
       version: record.updatedAt.getTime(),
       enabled: record.enabled,
       revoked: record.revokedAt !== null,

@@ -18,6 +18,7 @@ export interface NewBotRow {
   tokenHash: Uint8Array;
   webhookSecretCiphertext: Uint8Array;
   features: BotFeature[];
+  tenantId: string;
 }
 
 /** Every ciphertext of a row, written together with the primary key (so `tokenKeyId` names the row's key). */
@@ -41,6 +42,8 @@ export interface ListBotsQuery {
   after?: { id: string; createdAt: Date };
   limit: number;
   enabled?: boolean;
+  /** Only this tenant's bots. */
+  tenantId?: string;
 }
 
 /** Ids per query when checking cached bots against the registry: small enough that decoding the answer holds the
@@ -53,7 +56,9 @@ export class BotRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   async getByTokenHash(tokenHash: Uint8Array): Promise<BotRecord | null> {
-    return this.run(async () => toRecord(await this.prisma.bot.findUnique({ where: { tokenHash: bytes(tokenHash) } })));
+    return this.run(async () =>
+      toRecord(await this.prisma.db.bot.findUnique({ where: { tokenHash: bytes(tokenHash) } })),
+    );
   }
 
   /** `updated_at` (ms) of each of these bots that still exists. */
@@ -74,7 +79,7 @@ export class BotRepository {
   /** The token blind index (base64) of every bot, `limit` bots at a time in id order. */
   async tokenHashPage(afterId: string | undefined, limit: number): Promise<{ id: string; tokenHash: string }[]> {
     return this.run(async () => {
-      const rows = await this.prisma.bot.findMany({
+      const rows = await this.prisma.db.bot.findMany({
         select: { id: true, tokenHash: true },
         where: afterId ? { id: { gt: afterId } } : {},
         orderBy: { id: 'asc' },
@@ -87,7 +92,7 @@ export class BotRepository {
   /** The token blind index (base64) of one bot, or null when it is gone. */
   async tokenHashOf(id: string): Promise<string | null> {
     return this.run(async () => {
-      const row = await this.prisma.bot.findUnique({ select: { tokenHash: true }, where: { id } });
+      const row = await this.prisma.db.bot.findUnique({ select: { tokenHash: true }, where: { id } });
       return row && Buffer.from(row.tokenHash).toString('base64');
     });
   }
@@ -105,18 +110,18 @@ export class BotRepository {
   }
 
   async getById(id: string): Promise<BotRecord | null> {
-    return this.run(async () => toRecord(await this.prisma.bot.findUnique({ where: { id } })));
+    return this.run(async () => toRecord(await this.prisma.db.bot.findUnique({ where: { id } })));
   }
 
   async getByTelegramId(telegramId: bigint): Promise<BotRecord | null> {
-    return this.run(async () => toRecord(await this.prisma.bot.findUnique({ where: { telegramId } })));
+    return this.run(async () => toRecord(await this.prisma.db.bot.findUnique({ where: { telegramId } })));
   }
 
   async getByUsername(username: string): Promise<BotRecord | null> {
     return this.run(async () =>
       // A stored lower-case column with a unique index: `mode: 'insensitive'` would be an ILIKE, where `_` matches
       // any character.
-      toRecord(await this.prisma.bot.findUnique({ where: { usernameLower: username.toLowerCase() } })),
+      toRecord(await this.prisma.db.bot.findUnique({ where: { usernameLower: username.toLowerCase() } })),
     );
   }
 
@@ -126,8 +131,9 @@ export class BotRepository {
       // Keyset pagination rather than Prisma's `cursor`, which applies the filter to the cursor row too: a bot
       // disabled between two pages of `enabled: true` would make the next page come back empty.
       const { after } = query;
-      const rows = await this.prisma.bot.findMany({
+      const rows = await this.prisma.db.bot.findMany({
         where: {
+          ...(query.tenantId === undefined ? {} : { tenantId: query.tenantId }),
           ...(query.enabled === undefined ? {} : { enabled: query.enabled }),
           ...(after
             ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] }
@@ -145,7 +151,7 @@ export class BotRepository {
     data: { name?: string | null; enabled?: boolean; albums?: boolean },
   ): Promise<BotRecord | null> {
     return this.run(async () => {
-      const { count } = await this.prisma.bot.updateMany({ where: { id }, data });
+      const { count } = await this.prisma.db.bot.updateMany({ where: { id }, data });
       return count === 0 ? null : this.getById(id);
     });
   }
@@ -176,7 +182,7 @@ export class BotRepository {
   }
 
   async delete(id: string): Promise<boolean> {
-    return this.run(async () => (await this.prisma.bot.deleteMany({ where: { id } })).count > 0);
+    return this.run(async () => (await this.prisma.db.bot.deleteMany({ where: { id } })).count > 0);
   }
 
   /**
@@ -186,7 +192,7 @@ export class BotRepository {
    */
   async reseal(id: string, expectedVersion: number, fields: SealedFields, profile?: BotProfile): Promise<boolean> {
     return this.run(async () => {
-      const { count } = await this.prisma.bot.updateMany({
+      const { count } = await this.prisma.db.bot.updateMany({
         where: { id, secretsVersion: expectedVersion },
         data: {
           secretsVersion: { increment: 1 },
@@ -260,7 +266,7 @@ export class BotRepository {
   /** Bots whose ciphertexts are not written with `keyId`, in id order (for re-encryption in batches). */
   async listSealedWithOtherKey(keyId: string, limit: number): Promise<BotRecord[]> {
     return this.run(async () => {
-      const rows = await this.prisma.bot.findMany({
+      const rows = await this.prisma.db.bot.findMany({
         where: { tokenKeyId: { not: keyId } },
         orderBy: { id: 'asc' },
         take: limit,
@@ -270,17 +276,28 @@ export class BotRepository {
   }
 
   async countSealedWithOtherKey(keyId: string): Promise<number> {
-    return this.run(() => this.prisma.bot.count({ where: { tokenKeyId: { not: keyId } } }));
+    return this.run(() => this.prisma.db.bot.count({ where: { tokenKeyId: { not: keyId } } }));
+  }
+
+  async countByTenant(tenantId: string): Promise<number> {
+    return this.run(() => this.prisma.db.bot.count({ where: { tenantId } }));
+  }
+
+  /** The ids of a tenant's bots. */
+  async idsOfTenant(tenantId: string): Promise<string[]> {
+    return this.run(async () =>
+      (await this.prisma.db.bot.findMany({ where: { tenantId }, select: { id: true } })).map((row) => row.id),
+    );
   }
 
   async countEnabled(): Promise<number> {
-    return this.run(() => this.prisma.bot.count({ where: { enabled: true } }));
+    return this.run(() => this.prisma.db.bot.count({ where: { enabled: true } }));
   }
 
   /** Enabled bots in id order, a page at a time. */
   async listEnabled(after: string | undefined, limit: number): Promise<BotRecord[]> {
     return this.run(async () => {
-      const rows = await this.prisma.bot.findMany({
+      const rows = await this.prisma.db.bot.findMany({
         where: { enabled: true, ...(after ? { id: { gt: after } } : {}) },
         orderBy: { id: 'asc' },
         take: limit,
@@ -292,7 +309,7 @@ export class BotRepository {
   async insert(row: NewBotRow): Promise<BotRecord> {
     return this.run(async () =>
       toRecord(
-        await this.prisma.bot.create({
+        await this.prisma.db.bot.create({
           data: {
             ...row,
             usernameLower: row.username.toLowerCase(),
@@ -354,5 +371,6 @@ function toRecord(row: BotRow | null): BotRecord | null {
     featuresVersion: row.featuresVersion,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+    tenantId: row.tenantId,
   };
 }

@@ -34,11 +34,15 @@ export interface BotRecord {
   featuresVersion: number;
   createdAt: Date;
   updatedAt: Date;
+  /** The tenant that owns the bot. */
+  tenantId: string;
 }
 
 /** What the webhook needs to accept an update: cached per token hash. */
 export interface IngressBot {
   id: string;
+  /** Whose quotas apply (updates waiting per bot). */
+  tenantId: string;
   /** The row's `updated_at` (ms) when it was read: caches compare it with the registry's. */
   version: number;
   enabled: boolean;

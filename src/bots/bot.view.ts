@@ -16,6 +16,8 @@ export interface BotView {
   revokedAt: string | null;
   /** The names of the features it runs, in order (settings: the bot's features endpoint). */
   features: string[];
+  /** The tenant that owns the bot. */
+  tenantId: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -32,6 +34,7 @@ export function toBotView(record: BotRecord): BotView {
     revoked: record.revokedAt !== null,
     revokedAt: record.revokedAt?.toISOString() ?? null,
     features: record.features.map((feature) => feature.name),
+    tenantId: record.tenantId,
     createdAt: record.createdAt.toISOString(),
     updatedAt: record.updatedAt.toISOString(),
   };

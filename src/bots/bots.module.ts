@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { FeaturesModule } from '../features/features.module';
 import { TelegramModule } from '../telegram/telegram.module';
+import { TenantsModule } from '../tenants/tenants.module';
+import { AuditQueryService } from './audit-query.service';
 import { BotAdminService } from './bot-admin.service';
 import { BotRegistryService } from './bot-registry.service';
 import { BotChangeBus } from './bot-change.bus';
@@ -9,8 +11,16 @@ import { RevokedBotsMetrics } from './revoked-bots.metrics';
 import { TokenHashIndex } from './token-hash-index';
 
 @Module({
-  imports: [TelegramModule, FeaturesModule],
-  providers: [BotRepository, BotChangeBus, TokenHashIndex, BotRegistryService, BotAdminService, RevokedBotsMetrics],
-  exports: [BotRegistryService, BotAdminService, FeaturesModule],
+  imports: [TelegramModule, FeaturesModule, TenantsModule],
+  providers: [
+    BotRepository,
+    BotChangeBus,
+    TokenHashIndex,
+    BotRegistryService,
+    BotAdminService,
+    RevokedBotsMetrics,
+    AuditQueryService,
+  ],
+  exports: [BotRegistryService, BotAdminService, AuditQueryService, FeaturesModule],
 })
 export class BotsModule {}

@@ -5,6 +5,8 @@ import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../infra/database/database.module';
 import { RedisModule } from '../infra/redis/redis.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { DeadLettersAdminModule } from '../dead-letters/dead-letters-admin.module';
+import { TenantsModule } from '../tenants/tenants.module';
 import { UpdateQueueModule } from '../updates/updates.module';
 import { CliProgram } from './cli-command';
 import { BotsCommand } from './commands/bots.commands';
@@ -12,6 +14,7 @@ import { FailedCommand } from './commands/failed.commands';
 import { FeaturesCommand } from './commands/features.commands';
 import { RotateEncryptionKeyCommand } from './commands/rotate-encryption-key.command';
 import { SyncWebhooksCommand } from './commands/sync-webhooks.command';
+import { AuditCommand, KeysCommand, QuotasCommand, TenantsCommand } from './commands/tenants.commands';
 import {
   DeleteWebhookCommand,
   RotateSecretCommand,
@@ -34,7 +37,9 @@ export class CliModule {
         RedisModule,
         MetricsModule,
         BotsModule,
+        TenantsModule,
         UpdateQueueModule,
+        DeadLettersAdminModule,
       ],
       providers: [
         CliProgram,
@@ -47,6 +52,10 @@ export class CliModule {
         FeaturesCommand,
         ...BotsCommand.registerWithSubCommands(),
         ...FailedCommand.registerWithSubCommands(),
+        ...TenantsCommand.registerWithSubCommands(),
+        ...KeysCommand.registerWithSubCommands(),
+        ...QuotasCommand.registerWithSubCommands(),
+        AuditCommand,
       ],
     };
   }

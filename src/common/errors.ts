@@ -124,6 +124,20 @@ export class TooManyRequestsError extends AppError {
   }
 }
 
+/** A tenant quota refuses the request (`code` says which); `retryAfter` when waiting helps. */
+export class QuotaExceededError extends AppError {
+  readonly status: number;
+  constructor(
+    message: string,
+    readonly code: string,
+    override readonly retryAfter?: number,
+    status = 429,
+  ) {
+    super(message);
+    this.status = status;
+  }
+}
+
 /**
  * ioredis failures that mean "Redis is not reachable right now", not "this request or update is bad": the errors
  * ioredis rejects commands with while its connection is down. Not bare socket errors (ECONNRESET, ETIMEDOUT, …):

@@ -103,6 +103,15 @@ export interface AppConfig {
   };
   /** Serve the admin API's OpenAPI document and Swagger UI under /docs. */
   apiDocs: boolean;
+  /** Defaults of the per-tenant quotas (an operator may set others per tenant); 0 means no limit. */
+  quotas: {
+    botsPerTenant: number;
+    pendingUpdatesPerBot: number;
+    /** Admin API requests per minute of one tenant API key. */
+    adminRequestsPerMinute: number;
+    /** Admin API requests per minute of one operator key (ADMIN_API_KEYS). */
+    operatorRequestsPerMinute: number;
+  };
   sessionTtlSeconds: number;
   shutdownTimeoutMs: number;
   features: {
@@ -382,6 +391,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       cacheMs: r.int('METRICS_CACHE_MS', 5_000, 0, 300_000),
     },
     apiDocs: r.oneOf('API_DOCS', ['true', 'false'], production ? 'false' : 'true') === 'true',
+    quotas: {
+      botsPerTenant: r.int('QUOTA_BOTS_PER_TENANT', 100, 0, 1_000_000),
+      pendingUpdatesPerBot: r.int('QUOTA_PENDING_UPDATES_PER_BOT', 10_000, 0, 100_000_000),
+      adminRequestsPerMinute: r.int('QUOTA_ADMIN_REQUESTS_PER_MINUTE', 600, 0, 1_000_000),
+      operatorRequestsPerMinute: r.int('OPERATOR_ADMIN_REQUESTS_PER_MINUTE', 0, 0, 1_000_000),
+    },
     sessionTtlSeconds: r.int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 1),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 15_000, 100),
     features: {

@@ -14,7 +14,11 @@ export type WebhookOutcome =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'forbidden_ip'
+  | 'over_quota'
   | 'unavailable';
+
+/** Why a tenant quota refused something (bounded: one label value per quota). */
+export type QuotaRefusal = 'bots_per_tenant' | 'pending_updates' | 'admin_requests';
 
 export type FailureKind = 'permanent' | 'transient' | 'rate_limited' | 'unavailable';
 
@@ -125,6 +129,13 @@ export class MetricsService {
   readonly deadLetters = new Gauge({
     name: 'tg_gateway_dead_letters',
     help: 'Updates that failed for good (dead letters); read when scraped',
+    registers: [this.registry],
+  });
+
+  readonly quotaRefusals = new Counter<'reason'>({
+    name: 'tg_gateway_quota_refusals_total',
+    help: 'Requests refused by a tenant quota: bots_per_tenant, pending_updates (webhook 429), admin_requests (429)',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
 

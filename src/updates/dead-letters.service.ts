@@ -71,8 +71,11 @@ export class DeadLettersService {
     });
   }
 
-  /** Newest first (same millisecond: by id, descending); `botId` filters by the gateway's bot id. */
-  async list(query: { botId?: string; cursor?: string; limit?: number }): Promise<{
+  /**
+   * Newest first (same millisecond: by id, descending); `botId` filters by the gateway's bot id, `botIds` keeps the
+   * dead letters of those bots only (a tenant's: ids start with their bot's id).
+   */
+  async list(query: { botId?: string; botIds?: Set<string>; cursor?: string; limit?: number }): Promise<{
     items: DeadLetterView[];
     nextCursor: string | null;
   }> {
@@ -101,6 +104,7 @@ export class DeadLettersService {
       for (let i = 0; i < flat.length; i += 2) {
         const score = Number(flat[i + 1]);
         if (after && score === after.score && flat[i] >= after.id) continue;
+        if (query.botIds && !query.botIds.has(flat[i].slice(0, 36))) continue;
         ids.push(flat[i]);
       }
       if (flat.length < (limit + 1) * 2) break;

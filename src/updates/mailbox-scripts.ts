@@ -15,6 +15,7 @@
  *   P:stall                  conversation → how often its head update was interrupted by a dead worker
  *   P:sig                    wake-up tokens for idle workers (a short list)
  *   P:pending                updates accepted and not yet done (a counter)
+ *   P:pb:<bot>               the same, per bot (the tenant's backlog quota is checked against it; no key at 0)
  *
  * The invariant every script keeps: a conversation whose mailbox is not empty is in exactly one of its bot's ready
  * list, the lease hash, or the delayed set; a bot is in the rotation exactly when its ready list is not empty and it
@@ -67,15 +68,23 @@ end
 `;
 
 /**
- * Accepts one update. ARGV: prefix, bot, ck, update_id, entry, dedupe TTL (s)[, legacy dedupe key]. Returns 1 when
- * stored, 0 for a duplicate. One script call per update, pipelined with the others of the same event-loop turn.
+ * Accepts one update. ARGV: prefix, bot, ck, update_id, entry, dedupe TTL (s), most updates the bot may have waiting
+ * (0: no limit)[, legacy dedupe key]. Returns 1 when stored, 0 for a duplicate, -1 when the bot's backlog is at its
+ * quota (nothing stored, not even the dedupe key, so Telegram's retry is accepted once there is room). One script
+ * call per update, pipelined with the others of the same event-loop turn.
  */
 export const ACCEPT = `${LIB}
 local bot, ck = ARGV[2], ARGV[3]
 local dd = P .. 'dd:' .. bot .. ':' .. ARGV[4]
-if ARGV[7] and redis.call('EXISTS', ARGV[7]) == 1 then return 0 end
+local limit = tonumber(ARGV[7])
+if ARGV[8] and redis.call('EXISTS', ARGV[8]) == 1 then return 0 end
+if limit > 0 then
+  if redis.call('EXISTS', dd) == 1 then return 0 end
+  if tonumber(redis.call('GET', P .. 'pb:' .. bot) or '0') >= limit then return -1 end
+end
 if not redis.call('SET', dd, '1', 'NX', 'EX', ARGV[6]) then return 0 end
 redis.call('INCR', P .. 'pending')
+redis.call('INCR', P .. 'pb:' .. bot)
 if redis.call('RPUSH', P .. 'mb:' .. bot .. ':' .. ck, ARGV[5]) == 1 then ready(bot, ck, false) end
 return 1
 `;
@@ -142,6 +151,7 @@ if first and string.sub(first, 1, #head) == head then
   redis.call('LPOP', mb)
   redis.call('HDEL', P .. 'stall', conv)
   if redis.call('DECR', P .. 'pending') < 0 then redis.call('SET', P .. 'pending', 0) end
+  if redis.call('DECR', P .. 'pb:' .. bot) <= 0 then redis.call('DEL', P .. 'pb:' .. bot) end
   if ARGV[7] and ARGV[7] ~= '' then
     local at = tonumber(ARGV[10])
     redis.call('SET', P .. 'dl:' .. ARGV[7], ARGV[8])
@@ -149,7 +159,10 @@ if first and string.sub(first, 1, #head) == head then
     redis.call('ZADD', P .. 'dlb:' .. ARGV[9], at, ARGV[7])
   end
   for i = 11, #ARGV do
-    if redis.call('LREM', mb, 1, ARGV[i]) == 1 and redis.call('DECR', P .. 'pending') < 0 then redis.call('SET', P .. 'pending', 0) end
+    if redis.call('LREM', mb, 1, ARGV[i]) == 1 then
+      if redis.call('DECR', P .. 'pending') < 0 then redis.call('SET', P .. 'pending', 0) end
+      if redis.call('DECR', P .. 'pb:' .. bot) <= 0 then redis.call('DEL', P .. 'pb:' .. bot) end
+    end
   end
 end
 if redis.call('LLEN', mb) == 0 then
@@ -294,6 +307,7 @@ if redis.call('DEL', P .. 'dl:' .. id) == 0 then return 0 end
 redis.call('ZREM', P .. 'dls', id)
 redis.call('ZREM', P .. 'dlb:' .. bot, id)
 redis.call('INCR', P .. 'pending')
+redis.call('INCR', P .. 'pb:' .. bot)
 if redis.call('RPUSH', P .. 'mb:' .. bot .. ':' .. ck, ARGV[5]) == 1 then ready(bot, ck, false) end
 return 1
 `;
@@ -328,6 +342,7 @@ if redis.call('LREM', qp .. list, 1, id) == 0 then return 0 end
 local jk = qp .. id
 redis.call('DEL', jk, jk .. ':logs', jk .. ':lock')
 redis.call('INCR', P .. 'pending')
+redis.call('INCR', P .. 'pb:' .. bot)
 local mb = P .. 'mb:' .. bot .. ':' .. ck
 -- A mailbox that was not empty is already ready (no worker runs conversations during the migration).
 if redis.call('LPUSH', mb, ARGV[7]) == 1 then ready(bot, ck, false) end

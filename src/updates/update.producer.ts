@@ -11,16 +11,16 @@ import { LEGACY_DEDUPE_MARKER } from './legacy-migration';
 import { ACCEPT } from './mailbox-scripts';
 import { conversationKey, legacyPartitionOf, MailboxEntry, partitionQueueName } from './update-queue';
 
-export type EnqueueResult = 'accepted' | 'duplicate';
+export type EnqueueResult = 'accepted' | 'duplicate' | 'over_quota';
 
 /** Most accepts sent to Redis in one pipeline. */
 const MAX_BATCH = 256;
 
-type AcceptArgs = [string, string, string, number, string, number, ...string[]];
+type AcceptArgs = [string, string, string, number, string, number, number, ...string[]];
 
 interface PendingAccept {
   args: AcceptArgs;
-  resolve: (stored: boolean) => void;
+  resolve: (result: number) => void;
   reject: (error: unknown) => void;
 }
 
@@ -84,9 +84,10 @@ export class UpdateProducer implements OnApplicationBootstrap {
   /**
    * Stores the update durably, once per (bot, update_id): the dedupe key lives for DEDUPE_TTL_SECONDS (≥ 25 h, past
    * Telegram's 24 h retry window). Redis trouble surfaces within ENQUEUE_TIMEOUT_MS as ServiceUnavailableError:
-   * Telegram then keeps the update and sends it again, so nothing acknowledged is lost.
+   * Telegram then keeps the update and sends it again, so nothing acknowledged is lost. `maxPending` (0: no limit)
+   * is the most updates the bot may have waiting: at that, nothing is stored and the answer is `over_quota`.
    */
-  async enqueue(botId: string, update: Update, json?: string): Promise<EnqueueResult> {
+  async enqueue(botId: string, update: Update, json?: string, maxPending = 0): Promise<EnqueueResult> {
     const started = process.hrtime.bigint();
     const id = `${botId}-${update.update_id}`;
     const at = Date.now();
@@ -102,15 +103,16 @@ export class UpdateProducer implements OnApplicationBootstrap {
       update.update_id,
       entry,
       this.config.queue.dedupeTtlSeconds,
+      maxPending,
     ];
     if (this.legacyDedupe) {
       const partition = legacyPartitionOf(botId, update, this.config.queue.partitions);
       args.push(`${this.prefix}${partitionQueueName(partition)}:de:${botId}-${update.update_id}`);
     }
     try {
-      const stored = await this.accept(args);
+      const result = await this.accept(args);
       this.metrics.enqueueDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      return stored ? 'accepted' : 'duplicate';
+      return result === 1 ? 'accepted' : result === 0 ? 'duplicate' : 'over_quota';
     } catch (error) {
       throw new ServiceUnavailableError(
         'The update queue is unavailable; retry later',
@@ -125,8 +127,8 @@ export class UpdateProducer implements OnApplicationBootstrap {
    * Batched: the accepts requested during one turn of the event loop go to Redis in one pipeline (one write, one
    * read). A pipeline is not a transaction: each accept is its own script call, answered on its own.
    */
-  private accept(args: AcceptArgs): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
+  private accept(args: AcceptArgs): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
       this.batch.push({ args, resolve, reject });
       if (this.batch.length === 1) setImmediate(() => void this.flush());
       else if (this.batch.length >= MAX_BATCH) void this.flush();
@@ -150,9 +152,9 @@ export class UpdateProducer implements OnApplicationBootstrap {
       for (const { args } of batch) pipeline.tgwAccept(...args);
       const results: [Error | null, unknown][] = (await pipeline.exec()) ?? [];
       batch.forEach(({ resolve, reject }, i) => {
-        const [error, stored] = results[i] ?? [new Error('No reply from Redis for this update'), null];
+        const [error, result] = results[i] ?? [new Error('No reply from Redis for this update'), null];
         if (error) reject(error);
-        else resolve(stored === 1);
+        else resolve(Number(result));
       });
     } catch (error) {
       for (const { reject } of batch) reject(error);

@@ -13,6 +13,10 @@ import { MetricsService } from '../metrics/metrics.service';
 import { TelegramRejectedError, TelegramService } from '../telegram/telegram.service';
 import { LeaderLease } from './leader-lease';
 import { WebhookErrorKind, webhookErrorKind } from './webhook-error-kind';
+import { Principal } from '../tenants/tenant.types';
+
+/** Who the repair acts as in the audit trail: the deployment itself, with an operator's reach. */
+const MONITOR: Principal = { kind: 'operator', actor: 'system:webhook-health' };
 
 /** What the last check of a bot found. */
 interface BotHealth {
@@ -209,7 +213,7 @@ export class WebhookHealthMonitor implements OnApplicationBootstrap, BeforeAppli
   }
 
   private async repair(record: BotRecord, current: BotHealth): Promise<void> {
-    const result = await this.admin.syncBot(record);
+    const result = await this.admin.syncBot(MONITOR, record);
     if (result.state === 'set') {
       current.repairedAt = Date.now();
       current.drift = [];

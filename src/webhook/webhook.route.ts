@@ -28,6 +28,7 @@ const OUTCOMES: Record<string, WebhookOutcome> = {
   unsupported_media_type: 'unsupported_media_type',
   payload_too_large: 'payload_too_large',
   ip_not_allowed: 'forbidden_ip',
+  backlog_quota_exceeded: 'over_quota',
 };
 
 /** The request as the webhook route sees it: the caller's bot (set once checked) and the body's JSON text. */
@@ -46,7 +47,7 @@ export class WebhookRoute implements OnModuleInit {
   private readonly logger = new Logger(WebhookRoute.name);
   private readonly allowlist: IpAllowlist;
   /** The counters of the two 2xx outcomes, bound once (a labelled `inc` hashes its labels on every call). */
-  private readonly outcomes: Record<EnqueueResult, Counter.Internal>;
+  private readonly outcomes: Record<Exclude<EnqueueResult, 'over_quota'>, Counter.Internal>;
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,

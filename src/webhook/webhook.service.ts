@@ -3,7 +3,15 @@ import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { BotRegistryService, secretMatches } from '../bots/bot-registry.service';
 import { IngressBot } from '../bots/bot.types';
-import { DatabaseUnavailableError, NotFoundError, ServiceUnavailableError, UnauthorizedError } from '../common/errors';
+import {
+  DatabaseUnavailableError,
+  NotFoundError,
+  QuotaExceededError,
+  ServiceUnavailableError,
+  UnauthorizedError,
+} from '../common/errors';
+import { MetricsService } from '../metrics/metrics.service';
+import { QuotaService } from '../tenants/quota.service';
 import { EnqueueResult, UpdateProducer } from '../updates/update.producer';
 import { parseUpdate } from './update-validation';
 
@@ -12,6 +20,8 @@ export class WebhookService implements OnModuleInit {
   constructor(
     private readonly registry: BotRegistryService,
     private readonly producer: UpdateProducer,
+    private readonly quotas: QuotaService,
+    private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -46,8 +56,24 @@ export class WebhookService implements OnModuleInit {
     return bot;
   }
 
-  /** Validates the body and stores it durably; only then may the webhook answer 2xx. `json`: the body's text. */
-  accept(bot: IngressBot, body: unknown, json: string | null): Promise<EnqueueResult> {
-    return this.producer.enqueue(bot.id, parseUpdate(body), json ?? undefined);
+  /**
+   * Validates the body and stores it durably; only then may the webhook answer 2xx. `json`: the body's text. A bot
+   * whose backlog is at its tenant's quota gets QuotaExceededError (429 with Retry-After): Telegram keeps the update
+   * and sends it again.
+   */
+  async accept(bot: IngressBot, body: unknown, json: string | null): Promise<Exclude<EnqueueResult, 'over_quota'>> {
+    const update = parseUpdate(body);
+    const limit = this.quotas.pendingLimit(bot.tenantId);
+    const maxPending = typeof limit === 'number' ? limit : await limit;
+    const result = await this.producer.enqueue(bot.id, update, json ?? undefined, maxPending);
+    if (result === 'over_quota') {
+      this.metrics.quotaRefusals.inc({ reason: 'pending_updates' });
+      throw new QuotaExceededError(
+        "The bot's backlog is at its quota of updates waiting; retry later",
+        'backlog_quota_exceeded',
+        this.config.webhook.retryAfterSeconds,
+      );
+    }
+    return result;
   }
 }

@@ -74,7 +74,13 @@ export class Harness {
   ) {}
 
   static async start(
-    options: { role?: AppRole; env?: Record<string, string>; telegram?: FakeTelegram } = {},
+    options: {
+      role?: AppRole;
+      env?: Record<string, string>;
+      telegram?: FakeTelegram;
+      /** Called after the application is built and before it starts (e.g. to add Fastify hooks). */
+      beforeStart?: (app: NestFastifyApplication) => void;
+    } = {},
   ): Promise<Harness> {
     const telegram = options.telegram ?? (await FakeTelegram.start());
     const config = loadConfig(testEnv(telegram.apiRoot, options.env));
@@ -90,6 +96,7 @@ export class Harness {
       config,
       logger: createRootLogger(config.logLevel, sink),
     });
+    options.beforeStart?.(app);
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.getHttpServer().address() as { port: number };
     const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });

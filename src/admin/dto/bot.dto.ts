@@ -39,6 +39,18 @@ export class RegisterBotDto {
   token!: string;
 
   @ApiPropertyOptional({
+    example: 'acme',
+    description:
+      "The owning tenant's name or id (operators; the default tenant when left out). A tenant key registers for " +
+      'its own tenant: naming another is 404.',
+  })
+  @Transform(trimmed)
+  @Omittable()
+  @Length(1, 63)
+  @IsString()
+  tenant?: string;
+
+  @ApiPropertyOptional({
     type: String,
     nullable: true,
     minLength: 1,
@@ -161,6 +173,8 @@ export class BotDto implements BotView {
     description: 'The features it runs, in order (settings: GET /admin/bots/{id}/features)',
   })
   features!: string[];
+  @ApiProperty({ format: 'uuid', example: '00000000-0000-4000-8000-000000000000', description: 'The owning tenant' })
+  tenantId!: string;
 
   @ApiProperty({ format: 'date-time', example: '2026-11-22T10:15:00.000Z' })
   createdAt!: string;

@@ -18,20 +18,23 @@ export class ErrorDto implements ErrorBody {
     description:
       'Stable, machine-readable: unauthorized, validation_failed, invalid_json, invalid_token, invalid_cursor, ' +
       'bot_not_found, dead_letter_not_found, bot_already_registered, concurrent_change, token_rejected, ' +
-      'token_bot_mismatch, telegram_rejected, telegram_rate_limited, telegram_unavailable, database_unavailable',
+      'token_bot_mismatch, telegram_rejected, telegram_rate_limited, telegram_unavailable, database_unavailable, ' +
+      'forbidden, operator_only, insufficient_scope, rate_limited, bot_quota_exceeded, tenant_not_found, ' +
+      'tenant_exists, tenant_not_empty, key_not_found',
   })
   code!: string;
 }
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid body, query or token shape (the message names the field)',
-  401: 'Missing or wrong admin API key',
+  401: 'Missing, wrong, revoked or expired API key',
+  403: 'The route is for operators (operator_only), or the key lacks the scope (insufficient_scope)',
   404: 'No such bot (or, for a feature of a bot, the bot does not have it)',
-  409: 'The bot is already registered, or changed while the request ran',
+  409: 'Already registered or existing, changed while the request ran, or a quota or a remaining bot refuses it',
   422:
     'Telegram refused the request (its description is in the message), the token belongs to another bot, or an ' +
     'unknown feature or invalid feature settings',
-  429: 'Telegram asks to slow down; see Retry-After',
+  429: 'Too many admin requests with this key (rate_limited), or Telegram asks to slow down; see Retry-After',
   502: 'Telegram is unreachable or failed',
   503: 'The database is unavailable; see Retry-After',
 };

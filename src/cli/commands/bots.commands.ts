@@ -2,6 +2,7 @@ import { Command, Option, SubCommand } from 'nest-commander';
 import { BotAdminService } from '../../bots/bot-admin.service';
 import { BotView } from '../../bots/bot.view';
 import { BOT_ID_HELP, CliCommand } from '../cli-command';
+import { cliPrincipal } from '../cli-principal';
 import { UsageError } from '../cli-errors';
 import { parseFeatureNames, parseName } from '../cli-options';
 import { botLabel, formatBot, print, printJson, table, yesNo } from '../cli-output';
@@ -24,11 +25,11 @@ export class BotsAddCommand extends CliCommand {
 
   async run(
     _args: string[],
-    flags: { name?: string; token?: string; json?: boolean; features?: string[] },
+    flags: { name?: string; token?: string; tenant?: string; json?: boolean; features?: string[] },
   ): Promise<void> {
     const token = flags.token ?? (await readToken());
     const features = flags.features?.map((name) => ({ name }));
-    const bot = await this.admin.register({ token, name: flags.name, features });
+    const bot = await this.admin.register(cliPrincipal(), { token, name: flags.name, tenant: flags.tenant, features });
     if (flags.json) return printJson(bot);
     print(`Registered ${botLabel(bot)}`);
     print(formatBot(bot));
@@ -54,6 +55,11 @@ export class BotsAddCommand extends CliCommand {
     return parseFeatureNames(value);
   }
 
+  @Option({ flags: '--tenant <tenant>', description: 'the owning tenant (name or id; default: the default tenant)' })
+  parseTenant(value: string): string {
+    return value;
+  }
+
   @Option({ flags: '--json', description: 'print the bot as JSON' })
   parseJson(): boolean {
     return true;
@@ -75,7 +81,7 @@ export class BotsListCommand extends CliCommand {
     const bots: BotView[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.admin.list({ cursor, limit: LIST_PAGE_SIZE, enabled });
+      const page = await this.admin.list(cliPrincipal(), { cursor, limit: LIST_PAGE_SIZE, enabled });
       bots.push(...page.items);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
@@ -124,7 +130,7 @@ export class BotsShowCommand extends CliCommand {
   }
 
   async run([botId]: string[], flags: { json?: boolean }): Promise<void> {
-    const bot = await this.admin.get(botId);
+    const bot = await this.admin.get(cliPrincipal(), botId);
     if (flags.json) printJson(bot);
     else print(formatBot(bot));
   }
@@ -147,7 +153,7 @@ export class BotsEnableCommand extends CliCommand {
   }
 
   async run([botId]: string[]): Promise<void> {
-    print(`Enabled ${botLabel(await this.admin.update(botId, { enabled: true }))}`);
+    print(`Enabled ${botLabel(await this.admin.update(cliPrincipal(), botId, { enabled: true }))}`);
   }
 }
 
@@ -164,7 +170,7 @@ export class BotsDisableCommand extends CliCommand {
   }
 
   async run([botId]: string[]): Promise<void> {
-    print(`Disabled ${botLabel(await this.admin.update(botId, { enabled: false }))}`);
+    print(`Disabled ${botLabel(await this.admin.update(cliPrincipal(), botId, { enabled: false }))}`);
   }
 }
 
@@ -180,8 +186,8 @@ export class BotsRemoveCommand extends CliCommand {
   }
 
   async run([botId]: string[]): Promise<void> {
-    const bot = await this.admin.get(botId);
-    const result = await this.admin.remove(bot.id);
+    const bot = await this.admin.get(cliPrincipal(), botId);
+    const result = await this.admin.remove(cliPrincipal(), bot.id);
     print(`Removed ${botLabel(bot)}`);
     print(
       result.webhookRemoved
@@ -204,13 +210,18 @@ export class BotsReplaceTokenCommand extends CliCommand {
 
   async run([botId]: string[], flags: { token?: string }): Promise<void> {
     const token = flags.token ?? (await readToken('New bot token: '));
-    const bot = await this.admin.replaceToken(botId, token);
+    const bot = await this.admin.replaceToken(cliPrincipal(), botId, token);
     // A webhook on the old token's URL is moved by the service; when that fails, it warns (on stderr).
     print(`Token replaced for ${botLabel(bot)}`);
   }
 
   @Option({ flags: '--token <token>', description: TOKEN_OPTION_HELP })
   parseToken(value: string): string {
+    return value;
+  }
+
+  @Option({ flags: '--tenant <tenant>', description: 'the owning tenant (name or id; default: the default tenant)' })
+  parseTenant(value: string): string {
     return value;
   }
 }
@@ -229,7 +240,7 @@ export class BotsAlbumsCommand extends CliCommand {
 
   async run([botId, onOrOff]: string[]): Promise<void> {
     if (onOrOff !== 'on' && onOrOff !== 'off') throw new UsageError(`expected "on" or "off", got "${onOrOff}"`);
-    const bot = await this.admin.update(botId, { albums: onOrOff === 'on' });
+    const bot = await this.admin.update(cliPrincipal(), botId, { albums: onOrOff === 'on' });
     print(`Albums ${onOrOff} for ${botLabel(bot)}`);
   }
 }

@@ -1,7 +1,9 @@
 import { Command, Option, SubCommand } from 'nest-commander';
 import { BotAdminService } from '../../bots/bot-admin.service';
+import { DeadLetterAdminService } from '../../dead-letters/dead-letter-admin.service';
 import { DeadLettersService, DeadLetterView } from '../../updates/dead-letters.service';
 import { BOT_ID_HELP, CliCommand } from '../cli-command';
+import { cliPrincipal } from '../cli-principal';
 import { UsageError } from '../cli-errors';
 import { fields, print, printJson, table } from '../cli-output';
 
@@ -22,7 +24,7 @@ export class FailedListCommand extends CliCommand {
   }
 
   async run(_args: string[], flags: { bot?: string; json?: boolean }): Promise<void> {
-    const botId = flags.bot ? (await this.admin.get(flags.bot)).id : undefined;
+    const botId = flags.bot ? (await this.admin.get(cliPrincipal(), flags.bot)).id : undefined;
     const letters: DeadLetterView[] = [];
     let cursor: string | undefined;
     do {
@@ -83,7 +85,7 @@ export class FailedShowCommand extends CliCommand {
 })
 export class FailedRetryCommand extends CliCommand {
   constructor(
-    private readonly deadLetters: DeadLettersService,
+    private readonly deadLetters: DeadLetterAdminService,
     private readonly admin: BotAdminService,
   ) {
     super();
@@ -92,12 +94,13 @@ export class FailedRetryCommand extends CliCommand {
   async run([id]: string[], flags: { bot?: string }): Promise<void> {
     if (!id === !flags.bot) throw new UsageError('give either a dead letter id or --bot <botId>');
     if (id) {
-      await this.deadLetters.retry(id);
+      await this.deadLetters.retry(cliPrincipal(), id);
       print(`Queued again: ${id}`);
       return;
     }
-    const bot = await this.admin.get(flags.bot!);
-    print(`Queued again: ${await this.deadLetters.retryAll(bot.id)} dead letter(s) of @${bot.username}`);
+    const bot = await this.admin.get(cliPrincipal(), flags.bot!);
+    const retried = await this.deadLetters.retryAll(cliPrincipal(), bot.id);
+    print(`Queued again: ${retried} dead letter(s) of @${bot.username}`);
   }
 
   @Option({ flags: '--bot <botId>', description: `every dead letter of this bot: ${BOT_ID_HELP}` })
@@ -113,10 +116,7 @@ export class FailedRetryCommand extends CliCommand {
   description: 'Delete dead letters: one, all of a bot (--bot), or every one (--all)',
 })
 export class FailedPurgeCommand extends CliCommand {
-  constructor(
-    private readonly deadLetters: DeadLettersService,
-    private readonly admin: BotAdminService,
-  ) {
+  constructor(private readonly deadLetters: DeadLetterAdminService) {
     super();
   }
 
@@ -124,8 +124,7 @@ export class FailedPurgeCommand extends CliCommand {
     if ([id, flags.bot, flags.all].filter(Boolean).length !== 1) {
       throw new UsageError('give exactly one of: a dead letter id, --bot <botId>, --all');
     }
-    const botId = flags.bot ? (await this.admin.get(flags.bot)).id : undefined;
-    const purged = await this.deadLetters.purge(id ? { id } : { botId });
+    const purged = await this.deadLetters.purge(cliPrincipal(), id ? { id } : { bot: flags.bot });
     print(`Deleted ${purged} dead letter(s)`);
   }
 

@@ -2,6 +2,7 @@ import { Command, Option, SubCommand } from 'nest-commander';
 import { BotAdminService, BotFeaturesView } from '../../bots/bot-admin.service';
 import { FeatureCatalog } from '../../features/feature-catalog';
 import { BOT_ID_HELP, CliCommand } from '../cli-command';
+import { cliPrincipal } from '../cli-principal';
 import { UsageError } from '../cli-errors';
 import { parseFeatureNames, parseSettings } from '../cli-options';
 import { print, printJson, table } from '../cli-output';
@@ -32,7 +33,7 @@ export class BotsFeaturesShowCommand extends CliCommand {
   }
 
   async run([botId]: string[], flags: { json?: boolean }): Promise<void> {
-    printFeatures(await this.admin.features(botId), flags.json);
+    printFeatures(await this.admin.features(cliPrincipal(), botId), flags.json);
   }
 
   @Option({ flags: '--json', description: 'print JSON' })
@@ -53,7 +54,7 @@ export class BotsFeaturesSetCommand extends CliCommand {
   }
 
   async run([botId, features]: string[], flags: { json?: boolean }): Promise<void> {
-    printFeatures(await this.admin.setFeatureNames(botId, parseFeatureNames(features)), flags.json);
+    printFeatures(await this.admin.setFeatureNames(cliPrincipal(), botId, parseFeatureNames(features)), flags.json);
   }
 
   @Option({ flags: '--json', description: 'print JSON' })
@@ -76,7 +77,7 @@ export class BotsFeaturesAddCommand extends CliCommand {
   async run([botId, feature]: string[], flags: { json?: boolean; settings?: Record<string, unknown> }): Promise<void> {
     const [name] = parseFeatureNames(feature);
     if (name === undefined) throw new UsageError('name a feature');
-    printFeatures(await this.admin.putFeature(botId, name, flags.settings), flags.json);
+    printFeatures(await this.admin.putFeature(cliPrincipal(), botId, name, flags.settings), flags.json);
   }
 
   @Option({
@@ -105,7 +106,7 @@ export class BotsFeaturesRemoveCommand extends CliCommand {
   }
 
   async run([botId, feature]: string[], flags: { json?: boolean }): Promise<void> {
-    printFeatures(await this.admin.removeFeature(botId, feature.trim()), flags.json);
+    printFeatures(await this.admin.removeFeature(cliPrincipal(), botId, feature.trim()), flags.json);
   }
 
   @Option({ flags: '--json', description: 'print JSON' })

@@ -6,6 +6,7 @@ import { APP_CONFIG } from '../../config/config.module';
 import { CliCommand } from '../cli-command';
 import { parseInteger } from '../cli-options';
 import { print, progress, wrap } from '../cli-output';
+import { cliPrincipal } from '../cli-principal';
 
 @Command({
   name: 'rotate-encryption-key',
@@ -30,6 +31,7 @@ export class RotateEncryptionKeyCommand extends CliCommand {
 
   async run(_args: string[], flags: { batchSize?: number }): Promise<void> {
     const { reencrypted, primaryKeyId } = await this.admin.rotateEncryptionKey(
+      cliPrincipal(),
       { batchSize: flags.batchSize },
       (done, total) => progress(`re-encrypted ${done}/${total}`),
     );

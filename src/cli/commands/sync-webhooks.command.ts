@@ -4,6 +4,7 @@ import { CliCommand } from '../cli-command';
 import { CommandFailedError } from '../cli-errors';
 import { parseBaseUrl } from '../cli-options';
 import { print, progress, table, wrap } from '../cli-output';
+import { cliPrincipal } from '../cli-principal';
 
 const STATES: SyncState[] = ['ok', 'set', 'would_set', 'error'];
 
@@ -26,8 +27,11 @@ export class SyncWebhooksCommand extends CliCommand {
   }
 
   async run(_args: string[], flags: { dryRun?: boolean; url?: string }): Promise<void> {
-    const results = await this.admin.syncWebhooks({ dryRun: flags.dryRun, url: flags.url }, (result, index, total) =>
-      progress(`[${index}/${total}] @${result.bot.username}: ${result.state} (${result.reason})`),
+    const results = await this.admin.syncWebhooks(
+      cliPrincipal(),
+      { dryRun: flags.dryRun, url: flags.url },
+      (result, index, total) =>
+        progress(`[${index}/${total}] @${result.bot.username}: ${result.state} (${result.reason})`),
     );
     if (results.length === 0) {
       print('No enabled bots.');

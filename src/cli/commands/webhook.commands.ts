@@ -2,6 +2,7 @@ import { Command, Help, Option } from 'nest-commander';
 import { BotAdminService } from '../../bots/bot-admin.service';
 import { BOT_ID_HELP, CliCommand } from '../cli-command';
 import { UsageError } from '../cli-errors';
+import { cliPrincipal } from '../cli-principal';
 import { parseBaseUrl, parseCertificateFile, parseInteger, parseIpAddress, parseUpdateTypes } from '../cli-options';
 import { botLabel, formatWebhookStatus, print, printJson, wrap } from '../cli-output';
 
@@ -34,7 +35,7 @@ export class SetWebhookCommand extends CliCommand {
     if (flags.ipAddress !== undefined && flags.removeIpAddress) {
       throw new UsageError('--ip-address and --remove-ip-address exclude each other');
     }
-    const status = await this.admin.setWebhook(botId, {
+    const status = await this.admin.setWebhook(cliPrincipal(), botId, {
       url: flags.url,
       dropPendingUpdates: flags.dropPendingUpdates,
       maxConnections: flags.maxConnections,
@@ -116,7 +117,9 @@ export class DeleteWebhookCommand extends CliCommand {
   }
 
   async run([botId]: string[], flags: { dropPendingUpdates?: boolean }): Promise<void> {
-    const status = await this.admin.deleteWebhook(botId, { dropPendingUpdates: flags.dropPendingUpdates });
+    const status = await this.admin.deleteWebhook(cliPrincipal(), botId, {
+      dropPendingUpdates: flags.dropPendingUpdates,
+    });
     print(`Webhook deleted for ${botId}`);
     print(formatWebhookStatus(status));
   }
@@ -139,7 +142,7 @@ export class WebhookInfoCommand extends CliCommand {
   }
 
   async run([botId]: string[], flags: { json?: boolean }): Promise<void> {
-    const status = await this.admin.webhookInfo(botId);
+    const status = await this.admin.webhookInfo(cliPrincipal(), botId);
     if (flags.json) printJson(status);
     else print(formatWebhookStatus(status));
   }
@@ -167,7 +170,7 @@ export class RotateSecretCommand extends CliCommand {
   }
 
   async run([botId]: string[]): Promise<void> {
-    const result = await this.admin.rotateSecret(botId);
+    const result = await this.admin.rotateSecret(cliPrincipal(), botId);
     print(`Webhook secret rotated for ${botLabel(result.bot)}`);
     print(
       result.webhookUpdated

@@ -164,6 +164,7 @@ describe('migrate', () => {
       ['revoked_at', 'timestamptz', 'YES'],
       ['webhook_certificate', 'text', 'YES'],
       ['webhook_ip_address', 'text', 'YES'],
+      ['tenant_id', 'uuid', 'NO'],
       ['webhook_max_connections', 'int4', 'YES'],
       ['webhook_allowed_updates', 'jsonb', 'YES'],
       ['albums', 'bool', 'NO'],
@@ -175,6 +176,7 @@ describe('migrate', () => {
     expect(indexes.map((i) => i.indexname)).toEqual([
       'bots_pkey',
       'bots_telegram_id_key',
+      'bots_tenant_id_created_at_idx',
       'bots_token_hash_key',
       'bots_token_key_id_idx',
       'bots_username_lower_key',

@@ -1,13 +1,23 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { AppConfig } from '../../config/config';
 import { APP_CONFIG } from '../../config/config.module';
 import { Prisma, PrismaClient } from '../../generated/prisma/client';
-import { DatabaseUnavailableError } from '../../common/errors';
+import { AppError, DatabaseUnavailableError } from '../../common/errors';
+
+interface TransactionScope {
+  client: Prisma.TransactionClient;
+  afterCommit: (() => Promise<void> | void)[];
+}
 
 /** The one Prisma client of a process. Only repositories inject it. */
 @Injectable()
 export class PrismaService extends PrismaClient implements OnApplicationShutdown {
+  private readonly scope = new AsyncLocalStorage<TransactionScope>();
+  /** The client as constructed (Prisma's models live on it, not on the object a getter sees as `this`). */
+  private readonly client: Prisma.TransactionClient;
+
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     super({
       adapter: new PrismaPg({
@@ -18,6 +28,41 @@ export class PrismaService extends PrismaClient implements OnApplicationShutdown
         max: 10,
       }),
     });
+    this.client = this;
+  }
+
+  /**
+   * The client repositories query with: the transaction of `UnitOfWork.run` when one is open in this async context,
+   * so a change and its audit record commit or roll back together, else the plain client.
+   */
+  get db(): Prisma.TransactionClient {
+    return this.scope.getStore()?.client ?? this.client;
+  }
+
+  /** Runs `work` in one transaction (joins the one already open); callbacks of `afterCommit` run once committed. */
+  async transaction<T>(work: () => Promise<T>): Promise<T> {
+    if (this.scope.getStore()) return work();
+    const afterCommit: TransactionScope['afterCommit'] = [];
+    let result: T;
+    try {
+      result = await this.$transaction((client) => this.scope.run({ client, afterCommit }, work), {
+        timeout: 15_000,
+        maxWait: 5_000,
+      });
+    } catch (error) {
+      // What the work threw on purpose passes through; the transaction's own failures are the database's.
+      if (error instanceof AppError || error instanceof DatabaseUnavailableError) throw error;
+      throw asDatabaseError(error);
+    }
+    for (const callback of afterCommit) await callback();
+    return result;
+  }
+
+  /** Runs `callback` once the open transaction committed (at once outside a transaction). */
+  async afterCommit(callback: () => Promise<void> | void): Promise<void> {
+    const store = this.scope.getStore();
+    if (store) store.afterCommit.push(callback);
+    else await callback();
   }
 
   // Last step of shutdown (see bootstrap.ts): in-flight requests and jobs have finished by then.
@@ -44,6 +89,10 @@ export function asDatabaseError(error: unknown): unknown {
   if (error instanceof Prisma.PrismaClientKnownRequestError && !error.code.startsWith('P1')) return error;
   if (error instanceof Prisma.PrismaClientValidationError) return error;
   return new DatabaseUnavailableError({ cause: error });
+}
+
+export function isForeignKeyViolation(error: unknown): boolean {
+  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2003';
 }
 
 export function isUniqueViolation(error: unknown): boolean {
