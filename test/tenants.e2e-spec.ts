@@ -89,6 +89,14 @@ async function deadLetterOf(gw: Harness, botId: string): Promise<string> {
   return id;
 }
 
+/** A new destination of the bot (added by an operator), as its admin path. */
+async function destinationOf(gw: Harness, bot: { id: string }, kind: 'http' | 'stream' = 'http'): Promise<string> {
+  const body = kind === 'http' ? { kind, url: 'http://127.0.0.1:9/hook' } : { kind };
+  const res = await call(gw, 'POST', `/admin/bots/${bot.id}/destinations`, operatorKey(gw), body);
+  if (res.status !== 201) throw new Error(`destination not created: ${res.status} ${res.raw}`);
+  return `/admin/bots/${bot.id}/destinations/${res.body.destination.id}`;
+}
+
 function textOf(update: ReturnType<typeof textUpdate>): string {
   return (update.message as unknown as { text: string }).text;
 }
@@ -129,7 +137,7 @@ describe('tenants', () => {
     gw = await Harness.start({
       role: 'api',
       // The matrix registers a bot per route and caller: more than the default bots-per-tenant quota.
-      env: { QUOTA_BOTS_PER_TENANT: '0' },
+      env: { QUOTA_BOTS_PER_TENANT: '0', DESTINATION_ALLOWED_IPS: '127.0.0.1' },
       telegram,
       beforeStart: (app) => {
         app
@@ -257,6 +265,45 @@ describe('tenants', () => {
       'GET /admin/dead-letters': {
         fixture: () => ({ path: '/admin/dead-letters' }),
         expect: [200, 200, 200, 200],
+      },
+      'POST /admin/bots/:id/destinations': {
+        fixture: async () => ({ path: `/admin/bots/${(await aBot()).id}/destinations`, body: { kind: 'stream' } }),
+        expect: [201, 201, 403, 404],
+      },
+      'GET /admin/bots/:id/destinations': {
+        fixture: async () => ({ path: `/admin/bots/${(await aBot()).id}/destinations` }),
+        expect: [200, 200, 200, 404],
+      },
+      'GET /admin/bots/:id/destinations/:destinationId': {
+        fixture: async () => ({ path: await destinationOf(gw, await aBot()) }),
+        expect: [200, 200, 200, 404],
+      },
+      'PATCH /admin/bots/:id/destinations/:destinationId': {
+        fixture: async () => ({ path: await destinationOf(gw, await aBot()), body: { name: 'renamed' } }),
+        expect: [200, 200, 403, 404],
+      },
+      'DELETE /admin/bots/:id/destinations/:destinationId': {
+        fixture: async () => ({ path: await destinationOf(gw, await aBot()) }),
+        expect: [204, 204, 403, 404],
+      },
+      'POST /admin/bots/:id/destinations/:destinationId/rotate-secret': {
+        fixture: async () => ({ path: `${await destinationOf(gw, await aBot())}/rotate-secret` }),
+        expect: [200, 200, 403, 404],
+      },
+      'POST /admin/bots/:id/destinations/:destinationId/test': {
+        fixture: async () => ({ path: `${await destinationOf(gw, await aBot(), 'stream')}/test` }),
+        expect: [200, 200, 403, 404],
+      },
+      'GET /admin/bots/:id/destinations/:destinationId/attempts': {
+        fixture: async () => ({ path: `${await destinationOf(gw, await aBot())}/attempts` }),
+        expect: [200, 200, 200, 404],
+      },
+      'POST /admin/bots/:id/destinations/:destinationId/replay': {
+        fixture: async () => ({
+          path: `${await destinationOf(gw, await aBot())}/replay`,
+          body: { messageIds: ['none'] },
+        }),
+        expect: [200, 200, 403, 404],
       },
       'DELETE /admin/dead-letters': {
         fixture: async () => {

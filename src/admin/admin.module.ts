@@ -1,11 +1,13 @@
 import { Module } from '@nestjs/common';
 import { BotsModule } from '../bots/bots.module';
+import { DestinationsModule } from '../destinations/destinations.module';
 import { DeadLettersAdminModule } from '../dead-letters/dead-letters-admin.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { AdminAuditController } from './admin-audit.controller';
 import { AdminAuthGuard, AdminAuthHook } from './admin-auth.guard';
 import { AdminBotsController } from './admin-bots.controller';
 import { AdminDeadLettersController } from './admin-dead-letters.controller';
+import { AdminDestinationsController } from './admin-destinations.controller';
 import { AdminFeaturesController } from './admin-features.controller';
 import { AdminTenantsController } from './admin-tenants.controller';
 import { AdminWebhooksController } from './admin-webhooks.controller';
@@ -16,12 +18,13 @@ import { AdminWebhooksController } from './admin-webhooks.controller';
  * lookup keeps a tenant key to its own tenant.
  */
 @Module({
-  imports: [BotsModule, TenantsModule, DeadLettersAdminModule],
+  imports: [BotsModule, TenantsModule, DeadLettersAdminModule, DestinationsModule],
   controllers: [
     AdminBotsController,
     AdminFeaturesController,
     AdminWebhooksController,
     AdminDeadLettersController,
+    AdminDestinationsController,
     AdminTenantsController,
     AdminAuditController,
   ],

@@ -243,6 +243,15 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
     await this.uow.afterCommit(() => this.changes.publish({ botId, tokenHashes: tokenHashes ?? [] }));
   }
 
+  /**
+   * A bot's destinations changed: its row's version goes up and every process drops its cached copy (the webhook
+   * routes by it). Call inside the transaction of the change.
+   */
+  async routesChanged(record: BotRecord): Promise<void> {
+    await this.bots.touch(record.id);
+    await this.announce(record.id, [this.tokenHashOf(record)]);
+  }
+
   tokenHashOf(record: BotRecord): string {
     return this.tokenHash(this.tokenOf(record)).toString('base64');
   }
@@ -329,6 +338,18 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
       enabled: record.enabled,
       revoked: record.revokedAt !== null,
       secrets,
+      routes:
+        record.destinations && record.destinations.length > 0
+          ? {
+              features: record.features.length > 0,
+              destinations: record.destinations.map((d) => ({
+                id: d.id,
+                kind: d.kind,
+                kinds: d.updateKinds ? new Set(d.updateKinds) : null,
+                streamMaxLen: d.streamMaxLen,
+              })),
+            }
+          : undefined,
     };
   }
 

@@ -3,6 +3,7 @@ import type { UserFromGetMe } from 'grammy/types';
 import { Bot as BotRow, Prisma } from '../generated/prisma/client';
 import { asDatabaseError, PrismaService } from '../infra/database/prisma.service';
 import { BotFeature } from '../features/feature.types';
+import { DestinationKind } from '../destinations/destination.types';
 import { BotRecord } from './bot.types';
 import { FINGERPRINT_PREFIX_BYTES, TokenHashFingerprint } from './known-token-hashes';
 
@@ -57,7 +58,7 @@ export class BotRepository {
 
   async getByTokenHash(tokenHash: Uint8Array): Promise<BotRecord | null> {
     return this.run(async () =>
-      toRecord(await this.prisma.db.bot.findUnique({ where: { tokenHash: bytes(tokenHash) } })),
+      toRecord(await this.prisma.db.bot.findUnique({ where: { tokenHash: bytes(tokenHash) }, include: WITH_ROUTES })),
     );
   }
 
@@ -110,7 +111,7 @@ export class BotRepository {
   }
 
   async getById(id: string): Promise<BotRecord | null> {
-    return this.run(async () => toRecord(await this.prisma.db.bot.findUnique({ where: { id } })));
+    return this.run(async () => toRecord(await this.prisma.db.bot.findUnique({ where: { id }, include: WITH_ROUTES })));
   }
 
   async getByTelegramId(telegramId: bigint): Promise<BotRecord | null> {
@@ -154,6 +155,11 @@ export class BotRepository {
       const { count } = await this.prisma.db.bot.updateMany({ where: { id }, data });
       return count === 0 ? null : this.getById(id);
     });
+  }
+
+  /** Bumps the row's version, so that every process's cached copy reloads (its destinations changed). */
+  async touch(id: string): Promise<void> {
+    await this.run(() => this.prisma.db.bot.updateMany({ where: { id }, data: { updatedAt: new Date() } }));
   }
 
   /** What setWebhook is given beyond the URL and the secret (certificate, fixed IP address). */
@@ -345,9 +351,26 @@ function bytes(value: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(value);
 }
 
-function toRecord(row: BotRow | null): BotRecord | null {
+/** The enabled destinations of a bot, as the webhook routes updates to them (loaded with the bot). */
+const WITH_ROUTES = {
+  destinations: {
+    where: { enabled: true },
+    select: { id: true, kind: true, updateKinds: true, streamMaxLen: true },
+    orderBy: { createdAt: 'asc' },
+  },
+} satisfies Prisma.BotInclude;
+
+type RouteRow = { id: string; kind: string; updateKinds: Prisma.JsonValue; streamMaxLen: number | null };
+
+function toRecord(row: (BotRow & { destinations?: RouteRow[] }) | null): BotRecord | null {
   if (!row) return null;
   return {
+    destinations: row.destinations?.map((d) => ({
+      id: d.id,
+      kind: d.kind as DestinationKind,
+      updateKinds: Array.isArray(d.updateKinds) ? (d.updateKinds as string[]) : null,
+      streamMaxLen: d.streamMaxLen ?? 0,
+    })),
     id: row.id,
     telegramId: row.telegramId,
     username: row.username,

@@ -1,4 +1,5 @@
 import type { UserFromGetMe } from 'grammy/types';
+import type { DestinationKind, UpdateRoutes } from '../destinations/destination.types';
 import type { BotFeature } from '../features/feature.types';
 
 /** A registry row as the rest of the gateway sees it (no Prisma types outside the repository). */
@@ -36,6 +37,8 @@ export interface BotRecord {
   updatedAt: Date;
   /** The tenant that owns the bot. */
   tenantId: string;
+  /** Its enabled destinations, when loaded with it (the webhook's and workers' lookups). */
+  destinations?: { id: string; kind: DestinationKind; updateKinds: string[] | null; streamMaxLen: number }[];
 }
 
 /** What the webhook needs to accept an update: cached per token hash. */
@@ -50,6 +53,8 @@ export interface IngressBot {
   revoked: boolean;
   /** The accepted webhook secrets (UTF-8), compared in constant time. */
   secrets: { value: Buffer; expiresAt: number | null }[];
+  /** Where its updates go; undefined: to its own lane only (no destinations). */
+  routes?: UpdateRoutes;
 }
 
 /** What a worker needs to run the dispatcher for a bot: cached per bot id. */

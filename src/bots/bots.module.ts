@@ -21,6 +21,6 @@ import { TokenHashIndex } from './token-hash-index';
     RevokedBotsMetrics,
     AuditQueryService,
   ],
-  exports: [BotRegistryService, BotAdminService, AuditQueryService, FeaturesModule],
+  exports: [BotRegistryService, BotAdminService, BotChangeBus, AuditQueryService, FeaturesModule],
 })
 export class BotsModule {}

@@ -4,7 +4,7 @@ import { EncryptionKey } from '../config/config';
 /** `<bot id>:<secret part>` as BotFather issues them. */
 export const TOKEN_SHAPE = /^\d{5,20}:[A-Za-z0-9_-]{30,64}$/;
 
-export type SecretPurpose = 'bot-token' | 'webhook-secret';
+export type SecretPurpose = 'bot-token' | 'webhook-secret' | 'destination-secret';
 
 const VERSION = 1;
 const NONCE_BYTES = 12;

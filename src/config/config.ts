@@ -112,6 +112,29 @@ export interface AppConfig {
     /** Admin API requests per minute of one operator key (ADMIN_API_KEYS). */
     operatorRequestsPerMinute: number;
   };
+  /** Forwarding of updates to the tenants' own services (see docs/architecture.md, "Destinations"). */
+  destinations: {
+    /** Deliveries may go to loopback, private and link-local addresses. */
+    allowPrivate: boolean;
+    /** Addresses or CIDR ranges allowed even when private. */
+    allowedIps: string[];
+    /** Longest HTTP delivery attempt (at most TELEGRAM_TIMEOUT_MS: a worker's lease covers it the same way). */
+    timeoutMs: number;
+    /** Waits between attempts; one more attempt than waits, then the delivery is a dead letter. */
+    retryScheduleMs: number[];
+    /** Failures in a row of one destination that open its circuit breaker (its deliveries pause). */
+    breakerFailures: number;
+    /** The first pause of an open breaker; doubled at each further failure, up to 10 minutes. */
+    breakerCooldownMs: number;
+    /** A destination failing for this long without one success is disabled (0: never). */
+    disableAfterMs: number;
+    /** Attempts kept per destination in its log (replay reads it). */
+    logLength: number;
+    /** Default length of a stream destination's Redis stream. */
+    streamMaxLen: number;
+    /** How long a rotated signing secret keeps signing next to the new one. */
+    secretOverlapSeconds: number;
+  };
   sessionTtlSeconds: number;
   shutdownTimeoutMs: number;
   features: {
@@ -397,6 +420,18 @@ export function loadConfig(env: Env = process.env): AppConfig {
       adminRequestsPerMinute: r.int('QUOTA_ADMIN_REQUESTS_PER_MINUTE', 600, 0, 1_000_000),
       operatorRequestsPerMinute: r.int('OPERATOR_ADMIN_REQUESTS_PER_MINUTE', 0, 0, 1_000_000),
     },
+    destinations: {
+      allowPrivate: r.oneOf('DESTINATION_ALLOW_PRIVATE', ['true', 'false'], 'false') === 'true',
+      allowedIps: parseCidrList('DESTINATION_ALLOWED_IPS', r.list('DESTINATION_ALLOWED_IPS'), r.problems, false),
+      timeoutMs: r.int('DESTINATION_TIMEOUT_MS', 10_000, 100, 300_000),
+      retryScheduleMs: parseSchedule(r, 'DESTINATION_RETRY_SCHEDULE', '5s,5m,30m,2h,5h,10h,10h'),
+      breakerFailures: r.int('DESTINATION_BREAKER_FAILURES', 5, 1, 1000),
+      breakerCooldownMs: r.int('DESTINATION_BREAKER_COOLDOWN_MS', 30_000, 100, 3_600_000),
+      disableAfterMs: r.int('DESTINATION_DISABLE_AFTER_SECONDS', 5 * 24 * 3600, 0) * 1000,
+      logLength: r.int('DESTINATION_LOG_LENGTH', 10_000, 10, 10_000_000),
+      streamMaxLen: r.int('DESTINATION_STREAM_MAXLEN', 100_000, 10, 100_000_000),
+      secretOverlapSeconds: r.int('DESTINATION_SECRET_OVERLAP_SECONDS', 24 * 3600, 0, 30 * 24 * 3600),
+    },
     sessionTtlSeconds: r.int('SESSION_TTL_SECONDS', 7 * 24 * 3600, 1),
     shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 15_000, 100),
     features: {
@@ -415,6 +450,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     r.problems.push(
       'SHUTDOWN_TIMEOUT_MS must be at least TELEGRAM_TIMEOUT_MS + 2000, so that no Bot API call is cut short',
     );
+  }
+  if (config.destinations.timeoutMs > config.telegramTimeoutMs) {
+    r.problems.push('DESTINATION_TIMEOUT_MS must be at most TELEGRAM_TIMEOUT_MS (a worker lease covers either)');
   }
   if (config.metrics.apiKeys.some((k) => k.length < 16)) {
     r.problems.push('METRICS_API_KEYS: every key must be at least 16 characters');
@@ -441,6 +479,24 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A list of durations like `5s,5m,30m,2h`, in ms. */
+function parseSchedule(r: Reader, name: string, fallback: string): number[] {
+  const items = (r.raw(name) ?? fallback).split(',').map((item) => item.trim());
+  const out: number[] = [];
+  for (const item of items) {
+    const match = /^(\d+)(ms|s|m|h)$/.exec(item);
+    if (!match) {
+      r.problems.push(`${name}: "${item}" is not a duration like 500ms, 5s, 5m or 2h`);
+      continue;
+    }
+    out.push(Number(match[1]) * DURATION_UNITS[match[2]]);
+  }
+  if (out.length === 0 || out.length > 50) r.problems.push(`${name} must list 1 to 50 durations`);
+  return out;
 }
 
 function parseTls(r: Reader): AppConfig['tls'] {

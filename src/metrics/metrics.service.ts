@@ -139,6 +139,35 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly destinationDeliveries = new Counter<'destination' | 'outcome'>({
+    name: 'tg_gateway_destination_deliveries_total',
+    help: 'Delivery attempts to HTTP destinations by destination id and outcome: delivered, failed, dead',
+    labelNames: ['destination', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly destinationDuration = new Histogram<'destination'>({
+    name: 'tg_gateway_destination_delivery_seconds',
+    help: 'Time of one HTTP delivery attempt, until the answer (or the timeout), by destination id',
+    labelNames: ['destination'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly destinationBreakerOpen = new Gauge<'destination'>({
+    name: 'tg_gateway_destination_breaker_open',
+    help: '1 for each destination whose circuit breaker is open now (its deliveries paused); absent when closed',
+    labelNames: ['destination'] as const,
+    registers: [this.registry],
+  });
+
+  readonly destinationsDisabled = new Counter<'reason'>({
+    name: 'tg_gateway_destinations_disabled_total',
+    help: 'Destinations disabled automatically after failing for DESTINATION_DISABLE_AFTER_SECONDS',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly oldestDeadLetterAge = new Gauge({
     name: 'tg_gateway_oldest_dead_letter_age_seconds',
     help: 'Age of the oldest dead letter, 0 when there is none (read when scraped)',

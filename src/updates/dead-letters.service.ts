@@ -16,6 +16,8 @@ const BATCH = 500;
 export interface DeadLetterView {
   id: string;
   botId: string;
+  /** Set for a delivery to a destination that failed (null: the bot's own features failed). */
+  destinationId: string | null;
   updateId: number;
   kind: string;
   reason: string;
@@ -38,6 +40,9 @@ export interface DeadLetterRecord {
   reason: string;
   failedAt: number;
   entry: MailboxEntry;
+  /** A destination's delivery: its lane (`<bot>/<destination>`) and destination id. */
+  lane?: string;
+  destinationId?: string;
 }
 
 /**
@@ -186,6 +191,7 @@ export class DeadLettersService {
   private async requeue(record: DeadLetterRecord): Promise<boolean> {
     const entry: MailboxEntry = { id: record.entry.id, at: Date.now(), update: record.entry.update };
     const args = [this.prefix, record.id, record.botId, record.ck, JSON.stringify(entry)];
+    if (record.lane) args.push(record.lane);
     return Number(await this.redis.general.eval(REQUEUE_DEAD_LETTER, 0, ...args)) === 1;
   }
 
@@ -210,6 +216,7 @@ function view(record: DeadLetterRecord): DeadLetterView {
   return {
     id: record.id,
     botId: record.botId,
+    destinationId: record.destinationId ?? null,
     updateId: record.entry.update.update_id,
     kind: updateKind(record.entry.update),
     reason: record.reason,

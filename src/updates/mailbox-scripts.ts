@@ -16,6 +16,12 @@
  *   P:sig                    wake-up tokens for idle workers (a short list)
  *   P:pending                updates accepted and not yet done (a counter)
  *   P:pb:<bot>               the same, per bot (the tenant's backlog quota is checked against it; no key at 0)
+ *   P:st:<destination>       a stream destination's Redis stream (XADD at accept, trimmed to its length)
+ *
+ * A destination's deliveries run through the same machinery as a bot's updates, in a lane of their own: the lane
+ * `<bot>/<destination>` stands where a bot id stands above (its mailboxes, ready list, place in the rotation, pause
+ * for its breaker), so they keep conversation order, retry without holding a slot, and are served round robin with
+ * the bots. A lane's waiting deliveries count in its bot's P:pb (see `owner`).
  *
  * The invariant every script keeps: a conversation whose mailbox is not empty is in exactly one of its bot's ready
  * list, the lease hash, or the delayed set; a bot is in the rotation exactly when its ready list is not empty and it
@@ -47,6 +53,12 @@ local function ready(bot, ck, first)
     wake()
   end
 end
+-- The bot a lane belongs to: a destination's lane is '<bot>/<destination>', a bot's own lane its id.
+local function owner(lane)
+  local i = string.find(lane, '/', 1, true)
+  if i then return string.sub(lane, 1, i - 1) end
+  return lane
+end
 local function release(conv, worker)
   redis.call('HDEL', P .. 'lease', conv)
   redis.call('SREM', P .. 'wl:' .. worker, conv)
@@ -69,23 +81,39 @@ end
 
 /**
  * Accepts one update. ARGV: prefix, bot, ck, update_id, entry, dedupe TTL (s), most updates the bot may have waiting
- * (0: no limit)[, legacy dedupe key]. Returns 1 when stored, 0 for a duplicate, -1 when the bot's backlog is at its
- * quota (nothing stored, not even the dedupe key, so Telegram's retry is accepted once there is room). One script
- * call per update, pipelined with the others of the same event-loop turn.
+ * (0: no limit), legacy dedupe key ('' for none), '1' when the bot's own lane (its features) gets the update, the
+ * update's JSON and kind (for streams; '' otherwise), then its destinations: 'L<destination>' (a lane: the entry goes
+ * to the mailbox `<bot>/<destination>`) or 'S<max length>:<destination>' (XADD to that stream).
+ * Returns 1 when stored, 0 for a duplicate, -1 when the bot's backlog is at its quota (nothing stored, not even the
+ * dedupe key, so Telegram's retry is accepted once there is room). One script call per update, pipelined with the
+ * others of the same event-loop turn.
  */
 export const ACCEPT = `${LIB}
 local bot, ck = ARGV[2], ARGV[3]
 local dd = P .. 'dd:' .. bot .. ':' .. ARGV[4]
 local limit = tonumber(ARGV[7])
-if ARGV[8] and redis.call('EXISTS', ARGV[8]) == 1 then return 0 end
+if ARGV[8] ~= '' and redis.call('EXISTS', ARGV[8]) == 1 then return 0 end
 if limit > 0 then
   if redis.call('EXISTS', dd) == 1 then return 0 end
   if tonumber(redis.call('GET', P .. 'pb:' .. bot) or '0') >= limit then return -1 end
 end
 if not redis.call('SET', dd, '1', 'NX', 'EX', ARGV[6]) then return 0 end
-redis.call('INCR', P .. 'pending')
-redis.call('INCR', P .. 'pb:' .. bot)
-if redis.call('RPUSH', P .. 'mb:' .. bot .. ':' .. ck, ARGV[5]) == 1 then ready(bot, ck, false) end
+local function push(lane)
+  redis.call('INCR', P .. 'pending')
+  redis.call('INCR', P .. 'pb:' .. bot)
+  if redis.call('RPUSH', P .. 'mb:' .. lane .. ':' .. ck, ARGV[5]) == 1 then ready(lane, ck, false) end
+end
+if ARGV[9] == '1' then push(bot) end
+for i = 12, #ARGV do
+  local target = ARGV[i]
+  if string.sub(target, 1, 1) == 'L' then
+    push(bot .. '/' .. string.sub(target, 2))
+  else
+    local colon = string.find(target, ':', 1, true)
+    redis.call('XADD', P .. 'st:' .. string.sub(target, colon + 1), 'MAXLEN', '~', string.sub(target, 2, colon - 1), '*',
+      'bot', bot, 'update_id', ARGV[4], 'kind', ARGV[11], 'update', ARGV[10])
+  end
+end
 return 1
 `;
 
@@ -151,7 +179,8 @@ if first and string.sub(first, 1, #head) == head then
   redis.call('LPOP', mb)
   redis.call('HDEL', P .. 'stall', conv)
   if redis.call('DECR', P .. 'pending') < 0 then redis.call('SET', P .. 'pending', 0) end
-  if redis.call('DECR', P .. 'pb:' .. bot) <= 0 then redis.call('DEL', P .. 'pb:' .. bot) end
+  local pb = P .. 'pb:' .. owner(bot)
+  if redis.call('DECR', pb) <= 0 then redis.call('DEL', pb) end
   if ARGV[7] and ARGV[7] ~= '' then
     local at = tonumber(ARGV[10])
     redis.call('SET', P .. 'dl:' .. ARGV[7], ARGV[8])
@@ -161,7 +190,7 @@ if first and string.sub(first, 1, #head) == head then
   for i = 11, #ARGV do
     if redis.call('LREM', mb, 1, ARGV[i]) == 1 then
       if redis.call('DECR', P .. 'pending') < 0 then redis.call('SET', P .. 'pending', 0) end
-      if redis.call('DECR', P .. 'pb:' .. bot) <= 0 then redis.call('DEL', P .. 'pb:' .. bot) end
+      if redis.call('DECR', pb) <= 0 then redis.call('DEL', pb) end
     end
   end
 end
@@ -299,17 +328,34 @@ return {recovered, promoted, nextAt}
 
 /**
  * Puts a dead letter's update back at the end of its conversation and deletes the dead letter. ARGV: prefix, dead
- * letter id, bot, ck, entry. Returns 1, or 0 when the dead letter is gone.
+ * letter id, bot, ck, entry[, lane (a destination's dead letter)]. Returns 1, or 0 when the dead letter is gone.
  */
 export const REQUEUE_DEAD_LETTER = `${LIB}
 local id, bot, ck = ARGV[2], ARGV[3], ARGV[4]
+local lane = ARGV[6] or bot
 if redis.call('DEL', P .. 'dl:' .. id) == 0 then return 0 end
 redis.call('ZREM', P .. 'dls', id)
 redis.call('ZREM', P .. 'dlb:' .. bot, id)
 redis.call('INCR', P .. 'pending')
 redis.call('INCR', P .. 'pb:' .. bot)
-if redis.call('RPUSH', P .. 'mb:' .. bot .. ':' .. ck, ARGV[5]) == 1 then ready(bot, ck, false) end
+if redis.call('RPUSH', P .. 'mb:' .. lane .. ':' .. ck, ARGV[5]) == 1 then ready(lane, ck, false) end
 return 1
+`;
+
+/**
+ * Queues deliveries again (a replay), each at the end of its conversation in a destination's lane. ARGV: prefix,
+ * lane, then pairs of (ck, entry). Returns how many.
+ */
+export const ENQUEUE_LANE = `${LIB}
+local lane = ARGV[2]
+local n = 0
+for i = 3, #ARGV, 2 do
+  redis.call('INCR', P .. 'pending')
+  redis.call('INCR', P .. 'pb:' .. owner(lane))
+  if redis.call('RPUSH', P .. 'mb:' .. lane .. ':' .. ARGV[i], ARGV[i + 1]) == 1 then ready(lane, ARGV[i], false) end
+  n = n + 1
+end
+return n
 `;
 
 /** Deletes dead letters. ARGV: prefix, then pairs of (id, bot). Returns how many existed. */

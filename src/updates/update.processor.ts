@@ -8,6 +8,8 @@ import { BotRegistryService } from '../bots/bot-registry.service';
 import { WorkerBot } from '../bots/bot.types';
 import { evict } from '../bots/versioned-cache';
 import { serializeError } from '../common/logger';
+import { DeliveryOutcome, DestinationDeliveryService } from '../destinations/destination-delivery.service';
+import { destinationOfLane } from '../destinations/destination.types';
 import { FeatureCatalog } from '../features/feature-catalog';
 import { FeatureSetupError } from '../features/feature-module.error';
 import { GatewayContext } from '../handlers/context';
@@ -16,6 +18,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { createTelegramFetch } from '../telegram/telegram-fetch';
 import { AlbumParts, albumPartsOf, albums, mediaGroupOf } from './album';
 import { updateKindLabel } from '../telegram/update-kinds';
+import { DeadLetterRecord } from './dead-letters.service';
 import { createDispatcher } from './dispatcher';
 import { LegacyQueueMigration } from './legacy-migration';
 import { FloodWaitError, LeaseLostError, leaseGuards } from './lease-guard';
@@ -112,6 +115,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     redis: RedisConnections,
     private readonly metrics: MetricsService,
     private readonly features: FeatureCatalog,
+    private readonly deliveries: DestinationDeliveryService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.dispatcher = createDispatcher({
@@ -339,9 +343,19 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
       return this.finish(held, raw, entry, `Interrupted ${held.stalls} times by a worker that stopped; not retried`);
     }
     const { attempts, backoffMs, backoffMaxMs } = this.config.queue;
+    const lane = destinationOfLane(held.bot);
     for (let outageWaits = 0; ;) {
       if (this.closing) return this.defer(held, raw, raw, 'release', 0);
       if (!(await this.mayStart(held))) return 'stop';
+      if (lane) {
+        const outcome = await this.deliveries.deliver(lane, entry, (entry.n ?? 0) + 1, () => this.mayCall(held));
+        if (outcome.kind === 'lost') continue;
+        if (outcome.kind === 'unavailable') {
+          await this.sleep(Math.min(backoffMs * 2 ** outageWaits++, 5_000));
+          continue;
+        }
+        return this.afterDelivery(held, raw, entry, outcome);
+      }
       let album: AlbumParts | null = null;
       if (mediaGroupOf(entry.update)) {
         try {
@@ -411,6 +425,42 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
       logLine(`Attempt ${n} failed (${failure.kind}): ${failure.reason}; retrying in ${waitMs} ms`);
       return this.defer(held, raw, JSON.stringify(updated), 'delay', Date.now() + waitMs);
     }
+  }
+
+  /**
+   * What follows a delivery attempt to a destination: done, or retried on DESTINATION_RETRY_SCHEDULE (the
+   * conversation waits in the delayed set; the whole destination waits when its breaker opened or it asked to), or
+   * a dead letter after the last attempt.
+   */
+  private afterDelivery(held: Held, raw: string, entry: MailboxEntry, outcome: DeliveryOutcome): Promise<Outcome> {
+    switch (outcome.kind) {
+      case 'delivered':
+      case 'gone':
+        return this.finish(held, raw, entry, null);
+      case 'disabled':
+        return this.defer(held, raw, raw, 'pause', Date.now() + 30_000);
+      case 'failed':
+        break;
+      case 'lost':
+      case 'unavailable':
+        throw new Error(`Unexpected delivery outcome ${outcome.kind}`);
+    }
+    const schedule = this.config.destinations.retryScheduleMs;
+    const n = (entry.n ?? 0) + 1;
+    const updated: MailboxEntry = { ...entry, n, log: [...(entry.log ?? []), ''] };
+    if (n > schedule.length) {
+      updated.log![updated.log!.length - 1] = `Attempt ${n} failed: ${outcome.reason}; giving up`;
+      this.logger.warn({ msg: 'Delivery failed; kept in the dead letters', entryId: entry.id, lane: held.bot });
+      return this.finish(held, raw, updated, `Gave up after ${n} delivery attempts: ${outcome.reason}`);
+    }
+    const until = Math.max(Date.now() + schedule[n - 1], outcome.pauseUntil ?? 0);
+    updated.log![updated.log!.length - 1] =
+      `Attempt ${n} failed: ${outcome.reason}; retrying at ${new Date(until).toISOString()}`;
+    const json = JSON.stringify(updated);
+    // The destination's breaker (or its Retry-After) holds all its conversations; else only this one waits.
+    return outcome.pauseUntil
+      ? this.defer(held, raw, json, 'pause', outcome.pauseUntil)
+      : this.defer(held, raw, json, 'delay', until);
   }
 
   /**
@@ -517,8 +567,12 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
       const id = `${entry.id}-${held.lease.slice(held.lease.indexOf(':') + 1)}`;
       const failedAt = Date.now();
       const ck = held.conv.slice(held.conv.indexOf('\n') + 1);
-      const record = { id, botId: held.bot, ck, reason: deadReason, failedAt, entry };
-      deadArgs = [id, JSON.stringify(record), held.bot, failedAt];
+      // A destination's dead letter is its bot's, and goes back to the destination's lane when retried.
+      const lane = destinationOfLane(held.bot);
+      const botId = lane?.botId ?? held.bot;
+      const record: DeadLetterRecord = { id, botId, ck, reason: deadReason, failedAt, entry };
+      if (lane) Object.assign(record, { lane: held.bot, destinationId: lane.destinationId });
+      deadArgs = [id, JSON.stringify(record), botId, failedAt];
     }
     held.head = null;
     const more = this.closing ? -1 : --held.budget > 0 ? 1 : 0;

@@ -9,14 +9,15 @@ import { RedisConnections } from '../infra/redis/redis.module';
 import { MetricsService } from '../metrics/metrics.service';
 import { LEGACY_DEDUPE_MARKER } from './legacy-migration';
 import { ACCEPT } from './mailbox-scripts';
-import { conversationKey, legacyPartitionOf, MailboxEntry, partitionQueueName } from './update-queue';
+import { conversationKey, legacyPartitionOf, MailboxEntry, partitionQueueName, updateKind } from './update-queue';
+import { targetsOf, UpdateRoutes } from '../destinations/destination.types';
 
 export type EnqueueResult = 'accepted' | 'duplicate' | 'over_quota';
 
 /** Most accepts sent to Redis in one pipeline. */
 const MAX_BATCH = 256;
 
-type AcceptArgs = [string, string, string, number, string, number, number, ...string[]];
+type AcceptArgs = [string, string, string, number, string, number, number, string, string, string, string, ...string[]];
 
 interface PendingAccept {
   args: AcceptArgs;
@@ -86,8 +87,16 @@ export class UpdateProducer implements OnApplicationBootstrap {
    * Telegram's 24 h retry window). Redis trouble surfaces within ENQUEUE_TIMEOUT_MS as ServiceUnavailableError:
    * Telegram then keeps the update and sends it again, so nothing acknowledged is lost. `maxPending` (0: no limit)
    * is the most updates the bot may have waiting: at that, nothing is stored and the answer is `over_quota`.
+   * `routes`: the bot's destinations (the update goes to those whose kinds match, and to the bot's own lane when it
+   * has features); without them, to the bot's own lane only.
    */
-  async enqueue(botId: string, update: Update, json?: string, maxPending = 0): Promise<EnqueueResult> {
+  async enqueue(
+    botId: string,
+    update: Update,
+    json?: string,
+    maxPending = 0,
+    routes?: UpdateRoutes,
+  ): Promise<EnqueueResult> {
     const started = process.hrtime.bigint();
     const id = `${botId}-${update.update_id}`;
     const at = Date.now();
@@ -96,6 +105,8 @@ export class UpdateProducer implements OnApplicationBootstrap {
       json === undefined
         ? JSON.stringify({ id, at, update } satisfies MailboxEntry)
         : `{"id":${JSON.stringify(id)},"at":${at},"update":${json}}`;
+    const kind = routes ? updateKind(update) : '';
+    const { botLane, targets, streams } = targetsOf(routes, kind);
     const args: AcceptArgs = [
       this.prefix,
       botId,
@@ -104,11 +115,14 @@ export class UpdateProducer implements OnApplicationBootstrap {
       entry,
       this.config.queue.dedupeTtlSeconds,
       maxPending,
+      this.legacyDedupe
+        ? `${this.prefix}${partitionQueueName(legacyPartitionOf(botId, update, this.config.queue.partitions))}:de:${botId}-${update.update_id}`
+        : '',
+      botLane ? '1' : '0',
+      streams ? (json ?? JSON.stringify(update)) : '',
+      streams ? kind : '',
+      ...targets,
     ];
-    if (this.legacyDedupe) {
-      const partition = legacyPartitionOf(botId, update, this.config.queue.partitions);
-      args.push(`${this.prefix}${partitionQueueName(partition)}:de:${botId}-${update.update_id}`);
-    }
     try {
       const result = await this.accept(args);
       this.metrics.enqueueDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { BotsModule } from '../bots/bots.module';
+import { DestinationsModule } from '../destinations/destinations.module';
 import { DeadLettersService } from './dead-letters.service';
 import { UpdateProducer } from './update.producer';
 import { LegacyQueueMigration } from './legacy-migration';
@@ -11,5 +12,8 @@ import { UpdateProcessor } from './update.processor';
 export class UpdateQueueModule {}
 
 /** The consumer side: the conversation workers running the shared dispatcher, the upgrade, the dead-letter sweep. */
-@Module({ imports: [BotsModule, UpdateQueueModule], providers: [UpdateProcessor, QueueJanitor, LegacyQueueMigration] })
+@Module({
+  imports: [BotsModule, UpdateQueueModule, DestinationsModule],
+  providers: [UpdateProcessor, QueueJanitor, LegacyQueueMigration],
+})
 export class UpdateWorkerModule {}

@@ -65,7 +65,7 @@ export class WebhookService implements OnModuleInit {
     const update = parseUpdate(body);
     const limit = this.quotas.pendingLimit(bot.tenantId);
     const maxPending = typeof limit === 'number' ? limit : await limit;
-    const result = await this.producer.enqueue(bot.id, update, json ?? undefined, maxPending);
+    const result = await this.producer.enqueue(bot.id, update, json ?? undefined, maxPending, bot.routes);
     if (result === 'over_quota') {
       this.metrics.quotaRefusals.inc({ reason: 'pending_updates' });
       throw new QuotaExceededError(

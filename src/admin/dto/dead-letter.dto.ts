@@ -57,6 +57,15 @@ export class DeadLetterDto implements DeadLetterView {
   @ApiProperty({ format: 'uuid', example: BOT_ID_EXAMPLE, description: "The bot's gateway id" })
   botId!: string;
 
+  @ApiProperty({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    example: null,
+    description: "A delivery to this destination failed; null: the bot's own features failed",
+  })
+  destinationId!: string | null;
+
   @ApiProperty({ type: 'integer', example: 731902846, description: "Telegram's update_id" })
   updateId!: number;
 
