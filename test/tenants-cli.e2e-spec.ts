@@ -1,43 +1,14 @@
-import { spawn } from 'node:child_process';
 import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaService } from '../src/infra/database/prisma.service';
 import { FakeTelegram } from './support/fake-telegram';
+import { runCli } from './support/cli-run';
 import { Harness, testEnv, waitUntil } from './support/harness';
 
 /**
  * The tenant commands of the operator CLI (the compiled dist/cli.js, as operators run it) against a running API
  * process with the same configuration: what the CLI creates, the API enforces, and the audit trail names the CLI.
  */
-const CLI = resolve(__dirname, '..', 'dist', 'cli.js');
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(env: Record<string, string>, args: string[], input = ''): Promise<CliRun> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
-}
-
 describe('tenant commands of the CLI', () => {
   let telegram: FakeTelegram;
   let gw: Harness;

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { BotsModule } from '../bots/bots.module';
 import { AppConfig } from '../config/config';
+import { DestinationsModule } from '../destinations/destinations.module';
 import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../infra/database/database.module';
 import { RedisModule } from '../infra/redis/redis.module';
@@ -10,6 +11,7 @@ import { TenantsModule } from '../tenants/tenants.module';
 import { UpdateQueueModule } from '../updates/updates.module';
 import { CliProgram } from './cli-command';
 import { BotsCommand } from './commands/bots.commands';
+import { DestinationsCliCommand } from './commands/destinations.commands';
 import { FailedCommand } from './commands/failed.commands';
 import { FeaturesCommand } from './commands/features.commands';
 import { RotateEncryptionKeyCommand } from './commands/rotate-encryption-key.command';
@@ -40,6 +42,7 @@ export class CliModule {
         TenantsModule,
         UpdateQueueModule,
         DeadLettersAdminModule,
+        DestinationsModule,
       ],
       providers: [
         CliProgram,
@@ -52,6 +55,7 @@ export class CliModule {
         FeaturesCommand,
         ...BotsCommand.registerWithSubCommands(),
         ...FailedCommand.registerWithSubCommands(),
+        ...DestinationsCliCommand.registerWithSubCommands(),
         ...TenantsCommand.registerWithSubCommands(),
         ...KeysCommand.registerWithSubCommands(),
         ...QuotasCommand.registerWithSubCommands(),
