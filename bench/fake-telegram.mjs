@@ -17,6 +17,9 @@
 // arrives) and the update id per bot, so that a reply sent twice for one update shows as a duplicate (`unique` is
 // the number of distinct updates replied to, `duplicates` the replies beyond the first).
 //
+// `POST /receiver/<telegram bot id>` stands for a tenant's HTTP service that gets the bot's updates from a
+// destination (see below).
+//
 // Settings: FAKE_TELEGRAM_DELAY_MS (latency of every call), FAKE_TELEGRAM_FLOOD_BOTS (comma list of Telegram bot
 // ids whose every call is answered `429 Too Many Requests: retry after <FAKE_TELEGRAM_RETRY_AFTER, default 30>`,
 // after the same delay).
@@ -88,6 +91,23 @@ app.post('/bot:token/:method', async (request, reply) => {
   }
   if (method === 'sendMessage') recordReply(botId, request.body, arrivedAt);
   return { ok: true, result: resultOf(method, token, request.body) };
+});
+
+// A tenant's HTTP receiver (bench/pipeline.mjs "forward"): a destination's delivery of a stamped message counts,
+// per bot, like a sendMessage reply (same latency, same duplicate check), after the same delay. Signatures are not
+// checked here (that cost is the receiver's, not the gateway's).
+app.post('/receiver/:botId', async (request) => {
+  calls.set('delivery', (calls.get('delivery') ?? 0) + 1);
+  const arrivedAt = nowMs();
+  maxInFlight = Math.max(maxInFlight, ++inFlight);
+  try {
+    if (delayMs > 0) await sleep(delayMs);
+  } finally {
+    inFlight--;
+  }
+  const text = request.body?.data?.update?.message?.text;
+  recordReply(request.params.botId, { text }, arrivedAt);
+  return { ok: true };
 });
 
 function recordReply(botId, body, arrivedAt) {

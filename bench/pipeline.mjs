@@ -21,6 +21,10 @@
 //              more bot (not counted, at the same per-bot rate) whose every Bot API call is answered 429 with
 //              retry_after FAKE_TELEGRAM_RETRY_AFTER (30 s). End-to-end latency of the healthy bots' updates. Goals:
 //              p99(b) ≤ 2 × p99(a) + 50 ms, max(b) ≤ 5 s.
+//   forward    10 bots, 50 connections, 1 worker, Bot API and receiver latency 50 ms: the in-process pipeline (the
+//              echo feature replies with sendMessage) next to forwarding (no features; each bot has an HTTP
+//              destination, the fake Telegram's /receiver, which counts deliveries like replies). Reported, no goal.
+//   forward0   the same with latency 0.
 //   nolatency  10 bots, 50 connections, latency 0: end to end, gateway (BENCH_WORKERS, default 1) vs the faster
 //              inline bot (goal ≥ 0.8 ×); ingress, the API alone vs bench/bare-server.mjs at saturation (goal ≥ 0.4 ×)
 //              and their p99 at a paced BENCH_INGRESS_RATE (2,000 req/s; goal: API p99 ≤ 2 × bare p99 + 2 ms); CPU
@@ -72,13 +76,15 @@ import {
 
 const TAG = 'pipeline';
 const env = process.env;
-const ALL = ['busy', 'bots', 'ceiling', 'isolation', 'nolatency'];
+const ALL = ['busy', 'bots', 'ceiling', 'isolation', 'nolatency', 'forward', 'forward0'];
 const DEFAULTS = {
   busy: { bots: 1, connections: 40, latencyMs: 50, chats: 1000, workers: 1 },
   bots: { bots: 10, connections: 200, latencyMs: 50, chats: 1000, workers: 2 },
   ceiling: { bots: 10, connections: 50, latencyMs: 500, chats: 2000, workers: 2, rate: 1000 },
   isolation: { bots: 10, connections: 50, latencyMs: 20, chats: 1000, workers: 2, rate: 1000 },
   nolatency: { bots: 10, connections: 50, latencyMs: 0, chats: 1000, workers: 1, ingressRate: 2000 },
+  forward: { bots: 10, connections: 50, latencyMs: 50, chats: 1000, workers: 1 },
+  forward0: { bots: 10, connections: 50, latencyMs: 0, chats: 1000, workers: 1 },
 };
 const common = {
   duration: positiveInt('BENCH_DURATION', 10),
@@ -176,9 +182,10 @@ function inlineTarget(server, bots, telegram) {
   return () => startInlineServer({ ...server, bots, telegram });
 }
 
-function gatewayTarget(logName, workers, telegram) {
+function gatewayTarget(logName, workers, telegram, { extraEnv = {}, prepare, undo } = {}) {
   return async () => {
-    const gateway = await startGateway({ logName, workers, telegram });
+    const gateway = await startGateway({ logName, workers, telegram, extraEnv });
+    await prepare?.(gateway);
     return {
       url: gateway.apiUrl,
       pids: gateway.pids,
@@ -186,6 +193,7 @@ function gatewayTarget(logName, workers, telegram) {
       extra: async () => ({ kind: 'gateway', workers, logWarnings: gateway.logWarnings() }),
       // Fresh for the next target: nothing left behind (updates not drained, a flooded bot's retries).
       stop: async () => {
+        await undo?.(gateway);
         await gateway.stop();
         await deleteKeys(redis, redisPrefix).catch(() => undefined);
       },
@@ -390,7 +398,75 @@ async function nolatency(s, telegram) {
   };
 }
 
-const RUN = { busy, bots, ceiling, isolation, nolatency };
+/** An admin API call to a bench gateway, with the run's operator key. */
+async function admin(gateway, method, path, body) {
+  const res = await fetch(`${gateway.apiUrl}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${(env.ADMIN_API_KEYS ?? '').split(',')[0]}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/**
+ * The in-process pipeline (every built-in feature, the echo replies) next to forwarding: the same bots without
+ * features, each with an HTTP destination to the fake Telegram's /receiver (counted like replies).
+ */
+async function forwarding(s, telegram, name) {
+  const list = botsFor(s);
+  const inProcess = await endToEnd(name, 'in-process (echo feature)', s, {
+    start: gatewayTarget(`${name}-inprocess`, s.workers, telegram),
+    bots: list,
+    telegram,
+  });
+  const saved = new Map();
+  const forwarded = await endToEnd(name, 'forwarded (HTTP destination)', s, {
+    start: gatewayTarget(`${name}-forwarded`, s.workers, telegram, {
+      extraEnv: { DESTINATION_ALLOWED_IPS: '127.0.0.1' },
+      prepare: async (gateway) => {
+        for (const bot of list) {
+          saved.set(bot.id, (await admin(gateway, 'GET', `/admin/bots/${bot.id}/features`)).features);
+          await admin(gateway, 'PUT', `/admin/bots/${bot.id}/features`, { features: [] });
+          const url = `${telegram.url}/receiver/${bot.telegramId}`;
+          await admin(gateway, 'POST', `/admin/bots/${bot.id}/destinations`, { kind: 'http', url });
+        }
+      },
+      undo: async (gateway) => {
+        for (const bot of list) {
+          for (const d of await admin(gateway, 'GET', `/admin/bots/${bot.id}/destinations`)) {
+            await admin(gateway, 'DELETE', `/admin/bots/${bot.id}/destinations/${d.id}`);
+          }
+          if (saved.has(bot.id))
+            await admin(gateway, 'PUT', `/admin/bots/${bot.id}/features`, { features: saved.get(bot.id) });
+        }
+      },
+    }),
+    bots: list,
+    telegram,
+  });
+  forwarded.kind = 'gateway';
+  const ratio = round(forwarded.window.endToEndPerSecond / inProcess.window.endToEndPerSecond, 3);
+  return {
+    targets: [inProcess, forwarded],
+    goals: [goal('forwarded / in-process, end-to-end updates/s', ratio, '(reported)', true, '×')],
+  };
+}
+
+const RUN = {
+  busy,
+  bots,
+  ceiling,
+  isolation,
+  nolatency,
+  forward: (s, telegram) => forwarding(s, telegram, 'forward'),
+  forward0: (s, telegram) => forwarding(s, telegram, 'forward0'),
+};
 
 // ---------------------------------------------------------------------------------------------------------------
 // The run
@@ -527,7 +603,7 @@ async function main() {
         g.scenario,
         g.name,
         `${fmt(g.value, g.unit === '×' ? 3 : g.unit === ' ms' ? 1 : 0)}${g.unit}`,
-        `${g.target}${g.unit === '×' ? ' ×' : g.unit}`,
+        g.target.startsWith('(') ? g.target : `${g.target}${g.unit === '×' ? ' ×' : g.unit}`,
         g.ok ? 'ok' : 'not met',
       ]),
     ]),

@@ -897,6 +897,22 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
       const secrets = await Promise.all(bots.map(({ bot }) => secretOf(bot.id)));
       expect((await botRows()).map((r) => r.token_key_id)).toEqual(['k1', 'k1', 'k1']);
 
+      // A destination's signing secret is sealed with the same keys.
+      const added = await runCli(env, [
+        'destinations',
+        'add',
+        bots[0].bot.id,
+        'http',
+        '--url',
+        'https://93.184.216.34/hook',
+      ]);
+      expect(added.code, added.stderr).toBe(0);
+      const secretKeyIds = async () =>
+        (await db.query<{ s: Buffer }>('SELECT secret_ciphertext AS s FROM destinations')).rows.map((r) =>
+          r.s.subarray(2, 2 + r.s[1]).toString('utf8'),
+        );
+      expect(await secretKeyIds()).toEqual(['k1']);
+
       const k2 = key();
       const rotating = { ...env, TOKEN_ENCRYPTION_KEYS: `k2:${k2},k1:${k1}` };
       // A bot added once the new key came first: the database is half rotated, as after an interrupted run.
@@ -912,6 +928,8 @@ describe('tg-gateway CLI (dist/cli.js)', { timeout: 120_000 }, () => {
         /the old keys can now be removed from TOKEN_ENCRYPTION_KEYS\.$/,
       );
       expect((await botRows()).map((r) => r.token_key_id)).toEqual(['k2', 'k2', 'k2', 'k2']);
+      expect(run.stdout).toContain('Re-encrypted the signing secrets of 1 destination.');
+      expect(await secretKeyIds()).toEqual(['k2']);
 
       const again = await runCli(rotating, ['rotate-encryption-key']);
       expect(again.code).toBe(0);

@@ -344,6 +344,24 @@ export class DestinationAdminService {
     });
   }
 
+  /** After a key rotation: every destination secret re-encrypted with the primary key (audited). Returns how many. */
+  async reencryptSecrets(principal: Principal): Promise<number> {
+    let done = 0;
+    for (let after: string | undefined; ;) {
+      const page = await this.destinations.pageWithSecrets(after, 100);
+      if (page.length === 0) break;
+      for (const record of page) {
+        const sealed = this.secrets.reseal(record);
+        if (sealed && (await this.destinations.update(record.id, sealed))) done++;
+      }
+      after = page[page.length - 1].id;
+    }
+    if (done > 0) {
+      await this.audit.record(principal, 'keys.reencrypt', { tenantId: null, target: 'destination-secrets' }, { done });
+    }
+    return done;
+  }
+
   private async find(
     principal: Principal,
     botRef: string,

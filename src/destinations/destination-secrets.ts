@@ -23,6 +23,19 @@ export class DestinationSecrets {
     return this.keyring.encrypt(secret, 'destination-secret', destinationId);
   }
 
+  /** The secrets re-encrypted with the primary key; null when they are on it already. */
+  reseal(record: DestinationRecord): Pick<DestinationRecord, 'secretCiphertext' | 'previousSecretCiphertext'> | null {
+    const primary = this.keyring.primaryKeyId;
+    const stale = (envelope: Uint8Array | null) => envelope !== null && Keyring.keyIdOf(envelope) !== primary;
+    if (!stale(record.secretCiphertext) && !stale(record.previousSecretCiphertext)) return null;
+    const again = (envelope: Uint8Array | null) =>
+      envelope && this.seal(record.id, this.keyring.decrypt(envelope, 'destination-secret', record.id));
+    return {
+      secretCiphertext: again(record.secretCiphertext),
+      previousSecretCiphertext: again(record.previousSecretCiphertext),
+    };
+  }
+
   /** The secrets that sign now: the current one, and the previous one until its overlap ends. */
   signing(record: DestinationRecord, now = Date.now()): string[] {
     if (!record.secretCiphertext) return [];

@@ -83,6 +83,19 @@ export class DestinationRepository {
     });
   }
 
+  /** Destinations with a signing secret, in id order, a page at a time (re-encryption after a key rotation). */
+  async pageWithSecrets(afterId: string | undefined, limit: number): Promise<DestinationRecord[]> {
+    return this.run(async () =>
+      (
+        await this.prisma.db.destination.findMany({
+          where: { secretCiphertext: { not: null }, ...(afterId ? { id: { gt: afterId } } : {}) },
+          orderBy: { id: 'asc' },
+          take: limit,
+        })
+      ).map(toRecord),
+    );
+  }
+
   async delete(id: string): Promise<boolean> {
     return this.run(async () => (await this.prisma.db.destination.deleteMany({ where: { id } })).count > 0);
   }

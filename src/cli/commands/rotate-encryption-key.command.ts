@@ -1,6 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { Command, Help, Option } from 'nest-commander';
 import { BotAdminService } from '../../bots/bot-admin.service';
+import { DestinationAdminService } from '../../destinations/destination-admin.service';
 import { AppConfig } from '../../config/config';
 import { APP_CONFIG } from '../../config/config.module';
 import { CliCommand } from '../cli-command';
@@ -15,6 +16,7 @@ import { cliPrincipal } from '../cli-principal';
 export class RotateEncryptionKeyCommand extends CliCommand {
   constructor(
     private readonly admin: BotAdminService,
+    private readonly destinations: DestinationAdminService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
@@ -35,6 +37,8 @@ export class RotateEncryptionKeyCommand extends CliCommand {
       { batchSize: flags.batchSize },
       (done, total) => progress(`re-encrypted ${done}/${total}`),
     );
+    const secrets = await this.destinations.reencryptSecrets(cliPrincipal());
+    if (secrets > 0) print(`Re-encrypted the signing secrets of ${secrets} destination${secrets === 1 ? '' : 's'}.`);
     const oldKeys = this.config.encryptionKeys.map((k) => k.id).filter((id) => id !== primaryKeyId);
     print(
       reencrypted === 0
