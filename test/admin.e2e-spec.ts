@@ -1140,6 +1140,12 @@ describe('OpenAPI document and Swagger UI', () => {
       '/admin/tenants/{tenant}/keys': ['get', 'post'],
       '/admin/tenants/{tenant}/keys/{keyId}': ['delete'],
       '/admin/audit': ['get'],
+      '/admin/bots/{id}/destinations': ['get', 'post'],
+      '/admin/bots/{id}/destinations/{destinationId}': ['delete', 'get', 'patch'],
+      '/admin/bots/{id}/destinations/{destinationId}/rotate-secret': ['post'],
+      '/admin/bots/{id}/destinations/{destinationId}/test': ['post'],
+      '/admin/bots/{id}/destinations/{destinationId}/attempts': ['get'],
+      '/admin/bots/{id}/destinations/{destinationId}/replay': ['post'],
     };
     expect(Object.keys(doc.paths).sort()).toEqual(Object.keys(operations).sort());
     for (const [path, methods] of Object.entries(operations)) {

@@ -147,6 +147,17 @@ describe('destinations: forwarding updates to the tenants own services', () => {
     expect(outcomes).toEqual(new Set(['failed', 'delivered']));
     const after = await gw.admin('GET', `/admin/bots/${bot.record.id}/destinations/${destination.id}`);
     expect(after.body.failuresInARow).toBe(0);
+    // Metrics per destination, labelled by its id only.
+    const metrics = await (await fetch(`${gw.baseUrl}/metrics`)).text();
+    const labels = `destination="${destination.id}"`;
+    expect(metrics).toMatch(
+      new RegExp(`tg_gateway_destination_deliveries_total\\{${labels},outcome="delivered"\\} 15`),
+    );
+    expect(metrics).toMatch(
+      new RegExp(`tg_gateway_destination_deliveries_total\\{${labels},outcome="failed"\\} [1-9]`),
+    );
+    expect(metrics).toMatch(new RegExp(`tg_gateway_destination_delivery_seconds_count\\{${labels}\\} [1-9]`));
+    expect(metrics).not.toContain(`tg_gateway_destination_breaker_open{${labels}}`);
 
     // Replay of single deliveries: the same webhook-id again; of a time range: all of them.
     const first = receiver.ok()[0];
