@@ -1,12 +1,14 @@
 import { Module } from '@nestjs/common';
 import { BotsModule } from '../bots/bots.module';
 import { DeadLettersAdminModule } from '../dead-letters/dead-letters-admin.module';
+import { ProxyCredentialsModule } from '../proxy/proxy-credentials.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { AdminAuditController } from './admin-audit.controller';
 import { AdminAuthGuard, AdminAuthHook } from './admin-auth.guard';
 import { AdminBotsController } from './admin-bots.controller';
 import { AdminDeadLettersController } from './admin-dead-letters.controller';
 import { AdminFeaturesController } from './admin-features.controller';
+import { AdminProxyCredentialsController } from './admin-proxy-credentials.controller';
 import { AdminTenantsController } from './admin-tenants.controller';
 import { AdminWebhooksController } from './admin-webhooks.controller';
 
@@ -16,11 +18,12 @@ import { AdminWebhooksController } from './admin-webhooks.controller';
  * lookup keeps a tenant key to its own tenant.
  */
 @Module({
-  imports: [BotsModule, TenantsModule, DeadLettersAdminModule],
+  imports: [BotsModule, TenantsModule, DeadLettersAdminModule, ProxyCredentialsModule],
   controllers: [
     AdminBotsController,
     AdminFeaturesController,
     AdminWebhooksController,
+    AdminProxyCredentialsController,
     AdminDeadLettersController,
     AdminTenantsController,
     AdminAuditController,

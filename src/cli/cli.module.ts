@@ -5,6 +5,7 @@ import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../infra/database/database.module';
 import { RedisModule } from '../infra/redis/redis.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { ProxyCredentialsModule } from '../proxy/proxy-credentials.module';
 import { DeadLettersAdminModule } from '../dead-letters/dead-letters-admin.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { UpdateQueueModule } from '../updates/updates.module';
@@ -12,6 +13,7 @@ import { CliProgram } from './cli-command';
 import { BotsCommand } from './commands/bots.commands';
 import { FailedCommand } from './commands/failed.commands';
 import { FeaturesCommand } from './commands/features.commands';
+import { ProxyCredentialCommand } from './commands/proxy-credential.commands';
 import { RotateEncryptionKeyCommand } from './commands/rotate-encryption-key.command';
 import { SyncWebhooksCommand } from './commands/sync-webhooks.command';
 import { AuditCommand, KeysCommand, QuotasCommand, TenantsCommand } from './commands/tenants.commands';
@@ -40,6 +42,7 @@ export class CliModule {
         TenantsModule,
         UpdateQueueModule,
         DeadLettersAdminModule,
+        ProxyCredentialsModule,
       ],
       providers: [
         CliProgram,
@@ -55,6 +58,7 @@ export class CliModule {
         ...TenantsCommand.registerWithSubCommands(),
         ...KeysCommand.registerWithSubCommands(),
         ...QuotasCommand.registerWithSubCommands(),
+        ...ProxyCredentialCommand.registerWithSubCommands(),
         AuditCommand,
       ],
     };
