@@ -84,12 +84,20 @@ export class ProxyRoute implements OnModuleInit, OnModuleDestroy {
       scope.route({
         method: ['GET', 'POST'],
         url: `${base}/bot:credential/:method`,
-        handler: (request, reply) => this.call(request as ProxyRequest, reply),
+        // Returning the reply tells Fastify the answer is on its way: an async handler resolving to undefined after
+        // `send(stream)` makes it answer an empty body.
+        handler: async (request, reply) => {
+          await this.call(request as ProxyRequest, reply);
+          return reply;
+        },
       });
       scope.route({
         method: 'GET',
         url: `${base}/file/bot:credential/*`,
-        handler: (request, reply) => this.download(request as ProxyRequest, reply),
+        handler: async (request, reply) => {
+          await this.download(request as ProxyRequest, reply);
+          return reply;
+        },
       });
       done();
     });
