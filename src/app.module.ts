@@ -8,6 +8,7 @@ import { HealthModule } from './health/health.module';
 import { DatabaseModule } from './infra/database/database.module';
 import { RedisModule } from './infra/redis/redis.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { ProxyModule } from './proxy/proxy.module';
 import { UpdateQueueModule, UpdateWorkerModule } from './updates/updates.module';
 import { WebhookHealthModule } from './webhook-health/webhook-health.module';
 import { WebhookModule } from './webhook/webhook.module';
@@ -29,7 +30,7 @@ export class AppModule {
         MetricsModule,
         HealthModule,
         UpdateQueueModule,
-        ...(api ? [WebhookModule, AdminModule] : []),
+        ...(api ? [WebhookModule, ProxyModule, AdminModule] : []),
         ...(worker ? [UpdateWorkerModule, WebhookHealthModule] : []),
       ],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],

@@ -36,8 +36,8 @@ async function call(gw: Harness, method: string, path: string, key: string | nul
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const raw = await res.text();
-  // The answer that creates a key is the one place the key appears (once).
-  if (!(method === 'POST' && /\/keys$/.test(path))) answers.push(raw);
+  // The answer that creates a key (or a proxy credential) is the one place it appears (once).
+  if (!(method === 'POST' && /\/(keys|proxy-credentials(\/[0-9a-f]+\/rotate)?)$/.test(path))) answers.push(raw);
   return { status: res.status, headers: res.headers, raw, body: raw ? JSON.parse(raw) : undefined };
 }
 
@@ -187,6 +187,12 @@ describe('tenants', () => {
       secrets.add(token);
       return token;
     };
+    const proxyCredentialOf = async (botId: string) => {
+      const res = await call(gw, 'POST', `/admin/bots/${botId}/proxy-credentials`, keys.operator, {});
+      expect(res.status, res.raw).toBe(201);
+      secrets.add(res.body.credential.split(':')[1]);
+      return res.body.proxyCredential.id as string;
+    };
     const freshToken = () => {
       const { token } = telegram.addBot();
       secrets.add(token);
@@ -233,6 +239,28 @@ describe('tenants', () => {
       'POST /admin/bots/:id/secret/rotate': {
         fixture: async () => ({ path: `/admin/bots/${(await aBot()).id}/secret/rotate` }),
         expect: [200, 200, 403, 404],
+      },
+      'POST /admin/bots/:id/proxy-credentials': {
+        fixture: async () => ({ path: `/admin/bots/${(await aBot()).id}/proxy-credentials`, body: { name: 'm' } }),
+        expect: [201, 201, 403, 404],
+      },
+      'GET /admin/bots/:id/proxy-credentials': {
+        fixture: async () => ({ path: `/admin/bots/${(await aBot()).id}/proxy-credentials` }),
+        expect: [200, 200, 200, 404],
+      },
+      'DELETE /admin/bots/:id/proxy-credentials/:credentialId': {
+        fixture: async () => {
+          const bot = await aBot();
+          return { path: `/admin/bots/${bot.id}/proxy-credentials/${await proxyCredentialOf(bot.id)}` };
+        },
+        expect: [200, 200, 403, 404],
+      },
+      'POST /admin/bots/:id/proxy-credentials/:credentialId/rotate': {
+        fixture: async () => {
+          const bot = await aBot();
+          return { path: `/admin/bots/${bot.id}/proxy-credentials/${await proxyCredentialOf(bot.id)}/rotate` };
+        },
+        expect: [201, 201, 403, 404],
       },
       'GET /admin/features': { fixture: () => ({ path: '/admin/features' }), expect: [200, 200, 200, 200] },
       'GET /admin/bots/:id/features': {
@@ -375,6 +403,7 @@ describe('tenants', () => {
         const cell = await spec.fixture();
         const res = await call(gw, method, cell.path, keys[caller], cell.body);
         if (res.status === 201 && res.body?.key) secrets.add(res.body.key);
+        if (res.status === 201 && res.body?.credential) secrets.add(res.body.credential.split(':')[1]);
         if (res.status === 201 && route === 'POST /admin/bots') gw.botIds.push(res.body.id);
         if (res.status === 201 && route === 'POST /admin/tenants') tenantIds.push(res.body.id);
         if (res.status !== want) failures.push(`${route} as ${caller}: ${res.status} (want ${want}) ${res.raw}`);

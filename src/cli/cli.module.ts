@@ -6,6 +6,7 @@ import { ConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../infra/database/database.module';
 import { RedisModule } from '../infra/redis/redis.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { ProxyCredentialsModule } from '../proxy/proxy-credentials.module';
 import { DeadLettersAdminModule } from '../dead-letters/dead-letters-admin.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { UpdateQueueModule } from '../updates/updates.module';
@@ -14,6 +15,7 @@ import { BotsCommand } from './commands/bots.commands';
 import { DestinationsCliCommand } from './commands/destinations.commands';
 import { FailedCommand } from './commands/failed.commands';
 import { FeaturesCommand } from './commands/features.commands';
+import { ProxyCredentialCommand } from './commands/proxy-credential.commands';
 import { RotateEncryptionKeyCommand } from './commands/rotate-encryption-key.command';
 import { SyncWebhooksCommand } from './commands/sync-webhooks.command';
 import { AuditCommand, KeysCommand, QuotasCommand, TenantsCommand } from './commands/tenants.commands';
@@ -43,6 +45,7 @@ export class CliModule {
         UpdateQueueModule,
         DeadLettersAdminModule,
         DestinationsModule,
+        ProxyCredentialsModule,
       ],
       providers: [
         CliProgram,
@@ -59,6 +62,7 @@ export class CliModule {
         ...TenantsCommand.registerWithSubCommands(),
         ...KeysCommand.registerWithSubCommands(),
         ...QuotasCommand.registerWithSubCommands(),
+        ...ProxyCredentialCommand.registerWithSubCommands(),
         AuditCommand,
       ],
     };

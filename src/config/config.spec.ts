@@ -119,6 +119,22 @@ describe('loadConfig', () => {
       'TELEGRAM_API_ROOT_ALLOW_HTTP',
     );
   });
+
+  it('serves the Bot API proxy under PROXY_PATH, outside the routes of the gateway itself', () => {
+    expect(loadConfig({ ...keys() }).proxy).toEqual({
+      path: '/telegram',
+      timeoutMs: 60_000,
+      bodyLimit: 50 * 1024 * 1024,
+    });
+    expect(loadConfig({ ...keys(), PROXY_PATH: '/bot-api/v1/' }).proxy.path).toBe('/bot-api/v1');
+    expect(problemsOf({ ...keys(), PROXY_PATH: 'telegram' })).toEqual([
+      'PROXY_PATH must be a path such as /telegram (got "telegram")',
+    ]);
+    expect(problemsOf({ ...keys(), PROXY_PATH: '/webhook/tg' })).toEqual([
+      'PROXY_PATH must not be under /webhook, which the gateway serves itself (got "/webhook/tg")',
+    ]);
+    expect(problemsOf({ ...keys(), PROXY_PATH: '/' })[0]).toContain('PROXY_PATH must be a path');
+  });
 });
 
 describe('TLS settings and PUBLIC_URL', () => {

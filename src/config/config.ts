@@ -82,6 +82,15 @@ export interface AppConfig {
   };
   /** Longest Bot API call from a handler. */
   telegramTimeoutMs: number;
+  /** The outbound Bot API proxy (API process): consumers call `<path>/bot<proxy credential>/<method>`. */
+  proxy: {
+    /** Path prefix of the proxy's API root, e.g. `/telegram`. */
+    path: string;
+    /** Longest proxied call, uploads and downloads included. */
+    timeoutMs: number;
+    /** Largest request body (uploads) the proxy forwards. */
+    bodyLimit: number;
+  };
   /** The webhook health monitor (worker processes; one of them at a time checks). */
   webhookHealth: {
     /** How often every enabled bot's webhook is checked (checks spread over it); 0: no monitor. */
@@ -226,6 +235,24 @@ class Reader {
       .map((item) => item.trim())
       .filter(Boolean);
   }
+}
+
+/** Paths the gateway serves itself: the proxy's must not shadow them. */
+const RESERVED_PATHS = ['/admin', '/webhook', '/health', '/metrics', '/docs'];
+
+/** PROXY_PATH: one or more path segments, without a trailing slash, outside the gateway's own routes. */
+export function parseProxyPath(value: string, problems: string[]): string {
+  const path = value.replace(/\/+$/, '');
+  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(path)) {
+    problems.push(`PROXY_PATH must be a path such as /telegram (got "${value}")`);
+    return '/telegram';
+  }
+  const clash = RESERVED_PATHS.find((reserved) => path === reserved || path.startsWith(`${reserved}/`));
+  if (clash) {
+    problems.push(`PROXY_PATH must not be under ${clash}, which the gateway serves itself (got "${value}")`);
+    return '/telegram';
+  }
+  return path;
 }
 
 export function parseCidrList(name: string, items: string[], problems: string[], aliases = true): string[] {
@@ -399,6 +426,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       albumWaitMs: r.int('ALBUM_WAIT_MS', 1000, 50, 60_000),
     },
     telegramTimeoutMs: r.int('TELEGRAM_TIMEOUT_MS', 10_000, 100, 300_000),
+    proxy: {
+      path: parseProxyPath(r.string('PROXY_PATH', '/telegram'), r.problems),
+      timeoutMs: r.int('PROXY_TIMEOUT_MS', 60_000, 100, 600_000),
+      bodyLimit: r.int('PROXY_BODY_LIMIT', 50 * 1024 * 1024, 1024, 2 * 1024 * 1024 * 1024),
+    },
     webhookHealth: {
       intervalMs: r.int('WEBHOOK_HEALTH_INTERVAL_SECONDS', 300, 0, 86_400) * 1000,
       ratePerSecond: r.int('WEBHOOK_HEALTH_RATE', 5, 1, 100),

@@ -20,6 +20,9 @@ export type WebhookOutcome =
 /** Why a tenant quota refused something (bounded: one label value per quota). */
 export type QuotaRefusal = 'bots_per_tenant' | 'pending_updates' | 'admin_requests';
 
+/** What the outbound Bot API proxy did with a call (bounded: no credential, token or bot in labels). */
+export type ProxyOutcome = 'forwarded' | 'flood_wait_local' | 'unauthorized' | 'refused' | 'error';
+
 export type FailureKind = 'permanent' | 'transient' | 'rate_limited' | 'unavailable';
 
 /**
@@ -165,6 +168,16 @@ export class MetricsService {
     name: 'tg_gateway_destinations_disabled_total',
     help: 'Destinations disabled automatically after failing for DESTINATION_DISABLE_AFTER_SECONDS',
     labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly proxyRequests = new Counter<'outcome' | 'method'>({
+    name: 'tg_gateway_proxy_requests_total',
+    help:
+      'Calls to the outbound Bot API proxy by outcome (forwarded to Telegram, flood_wait_local: answered 429 from ' +
+      "the bot's flood wait without calling Telegram, unauthorized, refused, error) and Bot API method (well-known " +
+      'methods by name, others "other", file downloads "file")',
+    labelNames: ['outcome', 'method'] as const,
     registers: [this.registry],
   });
 

@@ -42,7 +42,7 @@ let nextBotId = 7_000_000_000 + Math.floor(Math.random() * 100_000_000);
  */
 export class FakeTelegram {
   readonly calls: TelegramCall[] = [];
-  private readonly bots = new Map<string, FakeBot>();
+  readonly bots = new Map<string, FakeBot>();
   private readonly failures = new Map<string, Scripted[]>();
   /** Tokens all of whose calls get this answer (a bot in flood control), until removed. */
   readonly alwaysFail = new Map<string, Scripted>();
@@ -51,6 +51,9 @@ export class FakeTelegram {
   private messageId = 1;
   /** Milliseconds each call of a method takes (a slow Telegram). */
   readonly delays = new Map<string, number>();
+  /** Files served under /file/bot<token>/<file_path> (getFile answers with their paths), and the downloads made. */
+  readonly fileContents = new Map<string, Buffer>();
+  readonly downloads: { token: string; path: string }[] = [];
 
   private constructor(
     private readonly server: FastifyInstance,
@@ -78,6 +81,17 @@ export class FakeTelegram {
         return reply;
       }
       return reply.code(answer.status).send(answer.body);
+    });
+    // File downloads, as https://api.telegram.org/file/bot<token>/<file_path>.
+    server.get('/file/bot:token/*', async (request, reply) => {
+      const { token, '*': path } = request.params as { token: string; '*': string };
+      const fake = self.fake!;
+      fake.downloads.push({ token, path });
+      if (!fake.bots.has(token))
+        return reply.code(401).send({ ok: false, error_code: 401, description: 'Unauthorized' });
+      const file = fake.fileContents.get(path);
+      if (!file) return reply.code(404).send({ ok: false, error_code: 404, description: 'Not Found' });
+      return reply.header('content-type', 'application/octet-stream').send(file);
     });
     const address = await server.listen({ port: 0, host: '127.0.0.1' });
     self.fake = new FakeTelegram(server, address);
@@ -195,6 +209,29 @@ export class FakeTelegram {
         });
       case 'copyMessage':
         return ok({ message_id: this.messageId++ });
+      case 'sendDocument': {
+        const file = files.document;
+        if (!file && !params.document)
+          return FakeTelegram.error(400, 'Bad Request: there is no document in the request');
+        return ok({
+          message_id: this.messageId++,
+          date: now(),
+          chat: { id: Number(params.chat_id), type: 'private' },
+          document: file
+            ? { file_id: `doc-${this.messageId}`, file_unique_id: `u${this.messageId}`, file_name: file.filename }
+            : { file_id: String(params.document), file_unique_id: `u${this.messageId}` },
+        });
+      }
+      case 'getFile': {
+        const path = `documents/${String(params.file_id)}`;
+        if (!this.fileContents.has(path)) return FakeTelegram.error(400, 'Bad Request: invalid file_id');
+        return ok({
+          file_id: params.file_id,
+          file_unique_id: `u-${String(params.file_id)}`,
+          file_size: this.fileContents.get(path)!.length,
+          file_path: path,
+        });
+      }
       case 'copyMessages': {
         const ids = params.message_ids;
         if (!Array.isArray(ids) || ids.length < 1 || ids.length > 100) {
@@ -257,7 +294,9 @@ async function readParams(
   request: FastifyRequest,
 ): Promise<{ params: Record<string, any>; files: TelegramCall['files'] }> {
   const files: TelegramCall['files'] = {};
-  if (!request.isMultipart()) return { params: (request.body ?? {}) as Record<string, any>, files };
+  if (!request.isMultipart()) {
+    return { params: { ...(request.query as object), ...(request.body ?? {}) }, files };
+  }
   const params: Record<string, any> = {};
   for await (const part of request.parts()) {
     if (part.type === 'file') {
@@ -396,6 +435,13 @@ const METHODS: Record<string, { check: (p: Record<string, any>) => string | null
       chatIdProblem(p.chat_id, 'chat_id') ??
       chatIdProblem(p.from_chat_id, 'from_chat_id') ??
       (Array.isArray(p.message_ids) && p.message_ids.length > 0 ? null : 'message identifiers are not specified'),
+  },
+  sendDocument: {
+    // The document itself (a file part, or a file_id) is checked when answering: an upload is not a parameter.
+    check: (p) => chatIdProblem(p.chat_id, 'chat_id'),
+  },
+  getFile: {
+    check: (p) => (typeof p.file_id === 'string' && p.file_id !== '' ? null : 'invalid file_id'),
   },
   copyMessage: {
     check: (p) =>

@@ -20,7 +20,8 @@ export class ErrorDto implements ErrorBody {
       'bot_not_found, dead_letter_not_found, bot_already_registered, concurrent_change, token_rejected, ' +
       'token_bot_mismatch, telegram_rejected, telegram_rate_limited, telegram_unavailable, database_unavailable, ' +
       'forbidden, operator_only, insufficient_scope, rate_limited, bot_quota_exceeded, tenant_not_found, ' +
-      'tenant_exists, tenant_not_empty, key_not_found',
+      'tenant_exists, tenant_not_empty, key_not_found, proxy_credential_not_found, proxy_credential_revoked, ' +
+      'proxy_credential_limit',
   })
   code!: string;
 }
@@ -29,7 +30,7 @@ const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid body, query or token shape (the message names the field)',
   401: 'Missing, wrong, revoked or expired API key',
   403: 'The route is for operators (operator_only), or the key lacks the scope (insufficient_scope)',
-  404: 'No such bot (or, for a feature of a bot, the bot does not have it)',
+  404: 'No such bot (or, for a feature of a bot, the bot does not have it; or no such proxy credential of the bot)',
   409: 'Already registered or existing, changed while the request ran, or a quota or a remaining bot refuses it',
   422:
     'Telegram refused the request (its description is in the message), the token belongs to another bot, or an ' +

@@ -185,6 +185,46 @@ describe('migrate', () => {
     expect(indexes.find((i) => i.indexname === 'bots_username_lower_key')!.indexdef).toContain('UNIQUE');
   });
 
+  it('creates the proxy_credentials table, whose rows go with their bot', async () => {
+    const columns = await select<{ column_name: string; udt_name: string; is_nullable: string }>(
+      url,
+      `SELECT column_name, udt_name, is_nullable
+         FROM information_schema.columns WHERE table_name = 'proxy_credentials' ORDER BY ordinal_position`,
+    );
+    expect(columns.map((c) => [c.column_name, c.udt_name, c.is_nullable])).toEqual([
+      ['id', 'text', 'NO'],
+      ['bot_id', 'uuid', 'NO'],
+      ['name', 'text', 'YES'],
+      ['secret_hash', 'bytea', 'NO'],
+      ['created_by', 'text', 'NO'],
+      ['created_at', 'timestamptz', 'NO'],
+      ['last_used_at', 'timestamptz', 'YES'],
+      ['revoked_at', 'timestamptz', 'YES'],
+    ]);
+    const indexes = await select<{ indexname: string }>(
+      url,
+      `SELECT indexname FROM pg_indexes WHERE tablename = 'proxy_credentials' ORDER BY 1`,
+    );
+    expect(indexes.map((i) => i.indexname)).toEqual([
+      'proxy_credentials_bot_id_created_at_idx',
+      'proxy_credentials_pkey',
+    ]);
+    const [bot] = await select<{ id: string }>(
+      url,
+      `INSERT INTO bots (id, telegram_id, username, username_lower, first_name, bot_info, token_ciphertext,
+         token_key_id, token_hash, webhook_secret_ciphertext, updated_at)
+       VALUES (gen_random_uuid(), 4242, 'Proxied_bot', 'proxied_bot', 'P', '{}', '\\x00', 'k1', '\\x03', '\\x04', now())
+       RETURNING id`,
+    );
+    await select(
+      url,
+      `INSERT INTO proxy_credentials (id, bot_id, secret_hash, created_by) VALUES ('00aa', $1, '\\x05', 'test')`,
+      [bot.id],
+    );
+    await select(url, 'DELETE FROM bots WHERE id = $1', [bot.id]);
+    expect(await select(url, `SELECT id FROM proxy_credentials WHERE id = '00aa'`)).toEqual([]);
+  });
+
   it('gives bots registered before features were per bot every demo feature, in the old order', async () => {
     const upgradeUrl = databaseUrl('features');
     const before = migrationNames.filter((name) => name < '20261207010000_bot_features');
