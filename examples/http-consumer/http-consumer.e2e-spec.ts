@@ -46,7 +46,9 @@ describe('example HTTP consumer (examples/http-consumer)', () => {
     return res.body as { destination: { id: string }; secret: string };
   }
 
-  async function start(options: Parameters<typeof createConsumer>[0]): Promise<{ consumer: Consumer; seen: Delivery[] }> {
+  async function start(
+    options: Parameters<typeof createConsumer>[0],
+  ): Promise<{ consumer: Consumer; seen: Delivery[] }> {
     const seen: Delivery[] = [];
     const consumer = await createConsumer({
       host: '127.0.0.1',
@@ -59,10 +61,7 @@ describe('example HTTP consumer (examples/http-consumer)', () => {
   }
 
   async function attempts(bot: RegisteredBot, destinationId: string) {
-    const res = await gw.admin(
-      'GET',
-      `/admin/bots/${bot.record.id}/destinations/${destinationId}/attempts?limit=1000`,
-    );
+    const res = await gw.admin('GET', `/admin/bots/${bot.record.id}/destinations/${destinationId}/attempts?limit=1000`);
     return res.body as { outcome: string; status: number | null; messageId: string }[];
   }
 

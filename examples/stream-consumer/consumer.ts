@@ -115,7 +115,8 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
     } while (cursor !== '0-0' && !stopping);
   }
 
-  async function read(id: '0' | '>'): Promise<RawEntry[]> {
+  /** `>`: new entries (waiting up to blockMs); an id: this consumer's own pending entries after it. */
+  async function read(id: string): Promise<RawEntry[]> {
     const reply = (
       id === '>'
         ? await redis.xreadgroup('GROUP', group, me, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', key, id)
@@ -145,7 +146,10 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
     async start() {
       await ensureGroup();
       // Own entries first (read before a crash of this same consumer name), then the stale ones of others.
-      for (let own = await read('0'); own.length > 0 && !stopping; own = await read('0')) await handleAll(own);
+      // Reading pending entries after the last one seen: one that fails again is not read in a loop.
+      for (let own = await read('0'); own.length > 0 && !stopping; own = await read(own[own.length - 1][0])) {
+        await handleAll(own);
+      }
       await claimStale();
       log({ msg: 'consuming', stream: key, group, consumer: me });
       loop = run();
@@ -173,7 +177,9 @@ function parse(id: string, fields: string[]): StreamUpdate {
 async function main(): Promise<void> {
   const env = process.env;
   if (!env.STREAM_KEY) {
-    console.error("Set STREAM_KEY to the destination's streamKey (POST /admin/bots/:id/destinations {kind: 'stream'}).");
+    console.error(
+      "Set STREAM_KEY to the destination's streamKey (POST /admin/bots/:id/destinations {kind: 'stream'}).",
+    );
     process.exit(2);
   }
   const consumer = createStreamConsumer({
