@@ -117,11 +117,10 @@ export function createStreamConsumer(options: StreamConsumerOptions): StreamCons
 
   /** `>`: new entries (waiting up to blockMs); an id: this consumer's own pending entries after it. */
   async function read(id: string): Promise<RawEntry[]> {
-    const reply = (
+    const reply =
       id === '>'
         ? await redis.xreadgroup('GROUP', group, me, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', key, id)
-        : await redis.xreadgroup('GROUP', group, me, 'COUNT', count, 'STREAMS', key, id)
-    ) as [string, RawEntry[]][] | null;
+        : await redis.xreadgroup('GROUP', group, me, 'COUNT', count, 'STREAMS', key, id);
     return reply?.[0]?.[1] ?? [];
   }
 

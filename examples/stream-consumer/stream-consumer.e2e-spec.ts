@@ -62,7 +62,7 @@ describe('example stream consumer (examples/stream-consumer)', () => {
     });
     await a.start();
     await waitUntil(() => seenByA.length === 1, 5_000, 'A to take its batch');
-    const pendingOfA = (await gw.redis.xpending(key, 'tg-consumers', '-', '+', 100, 'a')) as unknown[];
+    const pendingOfA = await gw.redis.xpending(key, 'tg-consumers', '-', '+', 100, 'a');
     expect(pendingOfA).toHaveLength(5);
     aRedis.disconnect(); // kill: the connection drops, nothing acknowledged
 
