@@ -8,6 +8,8 @@ import { cleanupsAfterEach, Harness, RegisteredBot, waitUntil } from './support/
 import { alice, bob, Person, textUpdate } from './support/updates';
 
 interface Delivery {
+  /** When it arrived (ms). */
+  at: number;
   headers: IncomingMessage['headers'];
   body: string;
   status: number;
@@ -25,7 +27,7 @@ class Receiver {
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString()));
       req.on('end', () => {
-        const delivery: Delivery = { headers: req.headers, body, status: 0 };
+        const delivery: Delivery = { at: Date.now(), headers: req.headers, body, status: 0 };
         const self = holder.self!;
         const { status, headers } = self.answer(delivery);
         delivery.status = status;
@@ -229,6 +231,29 @@ describe('destinations: forwarding updates to the tenants own services', () => {
     expect(retried.status).toBe(200);
     await waitUntil(() => receiver.ok().length === 2, 10_000, 'the retried deliveries');
     expect(receiver.textsOf(alice.id).sort()).toEqual(['next', 'refused']);
+  }, 30_000);
+
+  it("honours a receiver's Retry-After: the whole destination waits, and the attempt comes again after it", async () => {
+    const { gw, receiver } = await setUp();
+    const bot = await gw.registerWithFeatures([]);
+    await addHttp(gw, bot, receiver.url);
+    let first = true;
+    receiver.answer = () => {
+      if (!first) return { status: 200 };
+      first = false;
+      return { status: 429, headers: { 'retry-after': '2' } };
+    };
+    expect((await gw.deliver(bot, textUpdate(alice, 'one'))).status).toBe(200);
+    await waitUntil(() => receiver.deliveries.length === 1, 10_000, 'the first attempt');
+    const refusedAt = Date.now();
+    // Another conversation waits too: the receiver asked the sender, not one delivery, to slow down.
+    expect((await gw.deliver(bot, textUpdate(bob, 'two'))).status).toBe(200);
+    await waitUntil(() => receiver.ok().length === 2, 10_000, 'both deliveries');
+    const waited = receiver.deliveries.slice(1).map((d) => d.at - refusedAt);
+    for (const ms of waited) expect(ms).toBeGreaterThanOrEqual(1_900);
+    expect(receiver.deliveries).toHaveLength(3);
+    expect(receiver.textsOf(alice.id)).toEqual(['one']);
+    expect(receiver.textsOf(bob.id)).toEqual(['two']);
   }, 30_000);
 
   it('rotates the signing secret with an overlap in which both secrets sign', async () => {
