@@ -149,6 +149,7 @@ describe('dead letters', () => {
         {
           id: failed.id,
           botId: bot.record.id,
+          destinationId: null,
           updateId: failing.update_id,
           kind: 'message',
           reason: PERMANENT_REASON,

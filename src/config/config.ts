@@ -376,6 +376,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
 
   const localDb = 'postgresql://postgres:postgres@127.0.0.1:5432/tg_gateway';
+  const telegramTimeoutMs = r.int('TELEGRAM_TIMEOUT_MS', 10_000, 100, 300_000);
   const config: AppConfig = {
     nodeEnv,
     host: r.string('HOST', '0.0.0.0'),
@@ -425,7 +426,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       batch: r.int('CONVERSATION_BATCH', 10, 1, 1000),
       albumWaitMs: r.int('ALBUM_WAIT_MS', 1000, 50, 60_000),
     },
-    telegramTimeoutMs: r.int('TELEGRAM_TIMEOUT_MS', 10_000, 100, 300_000),
+    telegramTimeoutMs,
     proxy: {
       path: parseProxyPath(r.string('PROXY_PATH', '/telegram'), r.problems),
       timeoutMs: r.int('PROXY_TIMEOUT_MS', 60_000, 100, 600_000),
@@ -455,7 +456,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     destinations: {
       allowPrivate: r.oneOf('DESTINATION_ALLOW_PRIVATE', ['true', 'false'], 'false') === 'true',
       allowedIps: parseCidrList('DESTINATION_ALLOWED_IPS', r.list('DESTINATION_ALLOWED_IPS'), r.problems, false),
-      timeoutMs: r.int('DESTINATION_TIMEOUT_MS', 10_000, 100, 300_000),
+      // At most TELEGRAM_TIMEOUT_MS (checked below): by default 10 s, or that when it is lower.
+      timeoutMs: r.int('DESTINATION_TIMEOUT_MS', Math.min(10_000, telegramTimeoutMs), 100, 300_000),
       retryScheduleMs: parseSchedule(r, 'DESTINATION_RETRY_SCHEDULE', '5s,5m,30m,2h,5h,10h,10h'),
       breakerFailures: r.int('DESTINATION_BREAKER_FAILURES', 5, 1, 1000),
       breakerCooldownMs: r.int('DESTINATION_BREAKER_COOLDOWN_MS', 30_000, 100, 3_600_000),
