@@ -256,6 +256,58 @@ describe('destinations: forwarding updates to the tenants own services', () => {
     expect(receiver.textsOf(bob.id)).toEqual(['two']);
   }, 30_000);
 
+  it('keeps each delivery on its retry schedule while the breaker pauses the destination: an outage longer than the cooldowns loses nothing', async () => {
+    const { gw, receiver } = await setUp({
+      DESTINATION_ALLOWED_IPS: '127.0.0.1',
+      // Attempts 100 ms, then 3 s apart; the breaker opens at 2 failures for 200 ms, 400 ms, …
+      DESTINATION_RETRY_SCHEDULE: '100ms,3s,3s,3s',
+      DESTINATION_BREAKER_FAILURES: '2',
+      DESTINATION_BREAKER_COOLDOWN_MS: '200',
+    });
+    const bot = await gw.registerWithFeatures([]);
+    await addHttp(gw, bot, receiver.url);
+    let down = true;
+    receiver.answer = () => (down ? { status: 503 } : { status: 200 });
+    await burst(gw, bot, [alice], 2);
+    // Longer than the breaker's cooldowns add up to before the last attempt (0.1 + 0.2 + 0.4 + 0.8 s): if a pause
+    // spent attempts, the first delivery would be a dead letter by now; on its schedule it is tried again at 3.1 s.
+    await new Promise((r) => setTimeout(r, 2_500));
+    down = false;
+    await waitUntil(() => receiver.ok().length === 2, 20_000, 'every delivery');
+    expect(receiver.textsOf(alice.id)).toEqual(['Alice 1', 'Alice 2']);
+    expect(await gw.failed(bot.record.id)).toEqual([]);
+    // The head was tried on its schedule (0, 0.1 s, then 3.1 s), not at every end of a pause.
+    expect(receiver.deliveries.map((d) => d.status)).toEqual([503, 503, 200, 200]);
+  }, 40_000);
+
+  it("does not hold a bot's updates when one destination falls behind: the lane's backlog has its own quota", async () => {
+    const { telegram, gw, receiver } = await setUp({ ...FAST_RETRIES, QUOTA_PENDING_UPDATES_PER_BOT: '3' });
+    const bot = await gw.registerWithFeatures([{ name: 'echo' }]);
+    const { destination } = await addHttp(gw, bot, receiver.url);
+    receiver.answer = () => ({ status: 503 });
+    const updates = [1, 2, 3, 4, 5].map((n) => textUpdate(alice, `m${n}`));
+    for (const update of updates) expect((await gw.deliver(bot, update)).status).toBe(200);
+    // The bot's own features got every update.
+    await telegram.waitFor(() => telegram.callsOf('sendMessage', bot.token).length === 5, 10_000, 'the echoes');
+    const path = `/admin/bots/${bot.record.id}/destinations/${destination.id}`;
+    expect((await gw.admin('GET', path)).body.pending).toBe(3);
+    const attempts = await gw.admin('GET', `${path}/attempts?limit=100`);
+    const skipped = attempts.body.filter((a: { outcome: string }) => a.outcome === 'skipped');
+    expect(skipped.map((a: { updateId: number }) => a.updateId).sort()).toEqual(
+      [updates[3], updates[4]].map((u) => u.update_id).sort(),
+    );
+    expect(skipped[0].error).toBe('backlog full');
+    // Back up: the backlog drains, and a replay of the skipped ones delivers them.
+    receiver.answer = () => ({ status: 200 });
+    await waitUntil(() => receiver.ok().length === 3, 20_000, 'the backlog');
+    const replay = await gw.admin('POST', `${path}/replay`, {
+      messageIds: skipped.map((a: { messageId: string }) => a.messageId),
+    });
+    expect(replay.body).toEqual({ queued: 2 });
+    await waitUntil(() => receiver.ok().length === 5, 10_000, 'the replayed ones');
+    expect(receiver.textsOf(alice.id).sort()).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+  }, 40_000);
+
   it('rotates the signing secret with an overlap in which both secrets sign', async () => {
     const { gw, receiver } = await setUp();
     const bot = await gw.registerWithFeatures([]);
@@ -294,15 +346,32 @@ describe('destinations: forwarding updates to the tenants own services', () => {
     const metrics = await (await fetch(`${gw.baseUrl}/metrics`)).text();
     expect(metrics).toMatch(/tg_gateway_destinations_disabled_total\{reason="failing"\} 1/);
 
-    // Updates accepted while it is disabled are not forwarded to it; the one waiting stays.
-    expect((await gw.deliver(bot, textUpdate(alice, 'while disabled'))).status).toBe(200);
+    // Updates accepted while it is disabled are not forwarded to it, only noted in its log; the one waiting stays.
+    const later = textUpdate(alice, 'while disabled');
+    expect((await gw.deliver(bot, later)).status).toBe(200);
     receiver.answer = () => ({ status: 200 });
     const before = receiver.deliveries.length;
-    await new Promise((r) => setTimeout(r, 500));
+    await waitUntil(
+      async () => {
+        const log = await gw.admin('GET', `${path}/attempts`);
+        return log.body.some(
+          (a: { outcome: string; updateId: number }) => a.outcome === 'skipped' && a.updateId === later.update_id,
+        );
+      },
+      5_000,
+      'the note in the log',
+    );
     expect(receiver.deliveries.length).toBe(before);
+    // Enabled again: what waited goes at once (not after the 30 s pause of a disabled destination).
     expect((await gw.admin('PATCH', path, { enabled: true })).status).toBe(200);
-    await waitUntil(() => receiver.ok().length === 1, 40_000, 'the waiting delivery');
+    await waitUntil(() => receiver.ok().length === 1, 5_000, 'the waiting delivery');
     expect(receiver.textsOf(alice.id)).toEqual(['while down']);
+    // And a replay of the time range delivers what came while it was disabled.
+    const replay = await gw.admin('POST', `${path}/replay`, { from: new Date(Date.now() - 60_000).toISOString() });
+    expect(replay.body.queued).toBe(2);
+    await waitUntil(() => receiver.ok().length === 3, 10_000, 'the replay');
+    expect(receiver.textsOf(alice.id)).toEqual(['while down', 'while down', 'while disabled']);
+    expect(receiver.deliveries.length - before).toBe(3);
   }, 90_000);
 
   it('refuses loopback, private and link-local destinations unless the operator allows them', async () => {

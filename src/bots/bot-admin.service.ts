@@ -19,6 +19,8 @@ import { MetricsService } from '../metrics/metrics.service';
 import { TelegramService } from '../telegram/telegram.service';
 import { unknownUpdateKinds, unknownUpdateKindsMessage } from '../telegram/update-kinds';
 import { AuditService, AuditTarget } from '../tenants/audit.service';
+import { destinationKeys } from '../destinations/destination.types';
+import { RedisConnections } from '../infra/redis/redis.module';
 import { QuotaService } from '../tenants/quota.service';
 import { TenantsService } from '../tenants/tenants.service';
 import { DEFAULT_TENANT_ID, Principal, tenantScopeOf } from '../tenants/tenant.types';
@@ -124,6 +126,7 @@ export class BotAdminService {
     private readonly audit: AuditService,
     private readonly uow: UnitOfWork,
     private readonly metrics: MetricsService,
+    private readonly redis: RedisConnections,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -316,6 +319,9 @@ export class BotAdminService {
         });
         await this.registry.announce(record.id, [hash]);
       });
+      // Its destinations went with the row; their streams, logs and breaker keys in Redis go now (best effort).
+      const keys = (record.destinations ?? []).flatMap((d) => destinationKeys(this.config.redisPrefix, d.id));
+      if (keys.length > 0) await this.redis.general.del(...keys).catch(() => undefined);
       this.logger.log({ msg: 'Bot deleted', botId: record.id, webhookRemoved: webhookError === null });
       return { deleted: true as const, webhookRemoved: webhookError === null, webhookError };
     });

@@ -345,6 +345,7 @@ export class BotRegistryService implements OnModuleInit, OnModuleDestroy {
               destinations: record.destinations.map((d) => ({
                 id: d.id,
                 kind: d.kind,
+                enabled: d.enabled,
                 kinds: d.updateKinds ? new Set(d.updateKinds) : null,
                 streamMaxLen: d.streamMaxLen,
               })),

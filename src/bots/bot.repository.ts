@@ -351,16 +351,21 @@ function bytes(value: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(value);
 }
 
-/** The enabled destinations of a bot, as the webhook routes updates to them (loaded with the bot). */
+/** The destinations of a bot, as the webhook routes updates to them (loaded with the bot). */
 const WITH_ROUTES = {
   destinations: {
-    where: { enabled: true },
-    select: { id: true, kind: true, updateKinds: true, streamMaxLen: true },
+    select: { id: true, kind: true, enabled: true, updateKinds: true, streamMaxLen: true },
     orderBy: { createdAt: 'asc' },
   },
 } satisfies Prisma.BotInclude;
 
-type RouteRow = { id: string; kind: string; updateKinds: Prisma.JsonValue; streamMaxLen: number | null };
+type RouteRow = {
+  id: string;
+  kind: string;
+  enabled: boolean;
+  updateKinds: Prisma.JsonValue;
+  streamMaxLen: number | null;
+};
 
 function toRecord(row: (BotRow & { destinations?: RouteRow[] }) | null): BotRecord | null {
   if (!row) return null;
@@ -368,6 +373,7 @@ function toRecord(row: (BotRow & { destinations?: RouteRow[] }) | null): BotReco
     destinations: row.destinations?.map((d) => ({
       id: d.id,
       kind: d.kind as DestinationKind,
+      enabled: d.enabled,
       updateKinds: Array.isArray(d.updateKinds) ? (d.updateKinds as string[]) : null,
       streamMaxLen: d.streamMaxLen ?? 0,
     })),

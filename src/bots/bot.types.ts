@@ -37,8 +37,14 @@ export interface BotRecord {
   updatedAt: Date;
   /** The tenant that owns the bot. */
   tenantId: string;
-  /** Its enabled destinations, when loaded with it (the webhook's and workers' lookups). */
-  destinations?: { id: string; kind: DestinationKind; updateKinds: string[] | null; streamMaxLen: number }[];
+  /** Its destinations, when loaded with it (the webhook's and workers' lookups). */
+  destinations?: {
+    id: string;
+    kind: DestinationKind;
+    enabled: boolean;
+    updateKinds: string[] | null;
+    streamMaxLen: number;
+  }[];
 }
 
 /** What the webhook needs to accept an update: cached per token hash. */

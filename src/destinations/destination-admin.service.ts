@@ -3,19 +3,33 @@ import { randomUUID } from 'node:crypto';
 import { BotAdminService } from '../bots/bot-admin.service';
 import { BotRegistryService } from '../bots/bot-registry.service';
 import { BotRecord } from '../bots/bot.types';
-import { BadRequestError, ConflictError, NotFoundError, UnprocessableError } from '../common/errors';
+import {
+  BadRequestError,
+  ConflictError,
+  NotFoundError,
+  QuotaExceededError,
+  UnprocessableError,
+} from '../common/errors';
 import { AppConfig } from '../config/config';
 import { APP_CONFIG } from '../config/config.module';
 import { UnitOfWork } from '../infra/database/unit-of-work';
 import { RedisConnections } from '../infra/redis/redis.module';
 import { unknownUpdateKinds, unknownUpdateKindsMessage } from '../telegram/update-kinds';
 import { AuditService, AuditTarget } from '../tenants/audit.service';
+import { QuotaService } from '../tenants/quota.service';
 import { Principal } from '../tenants/tenant.types';
-import { ENQUEUE_LANE } from '../updates/mailbox-scripts';
+import { ENQUEUE_LANE, RESUME_LANE } from '../updates/mailbox-scripts';
 import { conversationKey, MailboxEntry } from '../updates/update-queue';
 import { DestinationChanges, DestinationRepository, MAX_DESTINATIONS_PER_BOT } from './destination.repository';
 import { DestinationSecrets } from './destination-secrets';
-import { DestinationKind, DestinationRecord, DESTINATION_KINDS, laneOf, streamKeyOf } from './destination.types';
+import {
+  destinationKeys,
+  DestinationKind,
+  DestinationRecord,
+  DESTINATION_KINDS,
+  laneOf,
+  streamKeyOf,
+} from './destination.types';
 import { checkDestinationUrl, DeliveryAttempt, HttpDelivery } from './http-delivery';
 
 /** A destination as callers see it: never its secret. */
@@ -34,6 +48,8 @@ export interface DestinationView {
   streamMaxLen: number | null;
   /** http: until when the previous signing secret still signs (after a rotation). */
   previousSecretExpiresAt: string | null;
+  /** http: deliveries waiting (counted against the tenant's backlog quota, like a bot's updates). */
+  pending: number;
   /** http: failures in a row now, and since when it fails (null when the last attempt succeeded). */
   failuresInARow: number;
   failingSince: string | null;
@@ -93,6 +109,7 @@ export class DestinationAdminService {
     private readonly audit: AuditService,
     private readonly uow: UnitOfWork,
     private readonly redis: RedisConnections,
+    private readonly quotas: QuotaService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.prefix = `${config.redisPrefix}:`;
@@ -193,7 +210,7 @@ export class DestinationAdminService {
     });
   }
 
-  /** Removes it; its deliveries still waiting are dropped, its stream (if any) is kept for its consumers. */
+  /** Removes it: its deliveries still waiting are dropped, and its stream, log and breaker keys deleted. */
   async remove(principal: Principal, botRef: string, id: string): Promise<void> {
     return this.audit.guard(principal, 'destination.remove', botRef, async () => {
       const { bot, destination } = await this.find(principal, botRef, id);
@@ -202,7 +219,7 @@ export class DestinationAdminService {
         await this.audit.record(principal, 'destination.remove', targetOf(bot, id), { kind: destination.kind });
         await this.registry.routesChanged(bot);
       });
-      await this.redis.general.del(`${this.prefix}dbf:${id}`, `${this.prefix}dbs:${id}`, `${this.prefix}dlog:${id}`);
+      await this.redis.general.del(...destinationKeys(this.config.redisPrefix, destination.id));
     });
   }
 
@@ -294,9 +311,9 @@ export class DestinationAdminService {
   }
 
   /**
-   * Delivers again what the log still holds: the deliveries that ended (delivered, or dead) between `from` and `to`,
-   * or those with the given message ids (`webhook-id`). Each goes to the end of its conversation, in the order of the
-   * log, with the same `webhook-id` (receivers that dedupe on it see a replay as a repeat). Returns how many.
+   * Delivers again what the log still holds: the deliveries that ended (delivered, dead, or skipped: the destination
+   * was disabled or its backlog full) between `from` and `to`, or those with the given message ids (`webhook-id`).
+   * Each goes to the end of its conversation, in the order the updates were accepted, with the same `webhook-id` (receivers that dedupe on it see a replay as a repeat). Returns how many.
    */
   async replay(
     principal: Principal,
@@ -318,16 +335,30 @@ export class DestinationAdminService {
       const end = wanted || !query.to ? '+' : String(query.to.getTime());
       const rows = await this.redis.general.xrange(`${this.prefix}dlog:${destination.id}`, start, end);
       const seen = new Set<string>();
-      const pairs: string[] = [];
+      const entries: MailboxEntry[] = [];
       for (const [, flat] of rows) {
         const f = fields(flat);
         if (!f.entry || (wanted && !wanted.has(f.msg)) || seen.has(f.msg)) continue;
         seen.add(f.msg);
-        const entry = JSON.parse(f.entry) as MailboxEntry;
-        const again: MailboxEntry = { id: entry.id, at: Date.now(), update: entry.update };
-        pairs.push(conversationKey(entry.update), JSON.stringify(again));
+        entries.push(JSON.parse(f.entry) as MailboxEntry);
         if (seen.size >= MAX_REPLAY) break;
       }
+      // In the order the updates were accepted (the log is in the order attempts ended), so conversations keep theirs.
+      entries.sort((a, b) => a.at - b.at || a.update.update_id - b.update.update_id);
+      const now = Date.now();
+      const pairs = entries.flatMap((entry) => [
+        conversationKey(entry.update),
+        JSON.stringify({ id: entry.id, at: now, update: entry.update } satisfies MailboxEntry),
+      ]);
+      const limit = await this.quotas.pendingLimit(bot.tenantId);
+      const waiting = Number((await this.redis.general.get(`${this.prefix}pb:${laneOf(bot.id, destination.id)}`)) ?? 0);
+      if (limit > 0 && waiting + pairs.length / 2 > limit)
+        throw new QuotaExceededError(
+          `The replay would put ${waiting + pairs.length / 2} deliveries in the destination's backlog; its quota is ` +
+            `${limit}. Replay a shorter range, or wait until the backlog drains`,
+          'backlog_quota_exceeded',
+          60,
+        );
       const queued = await this.audit.around(
         principal,
         'destination.replay',
@@ -390,14 +421,19 @@ export class DestinationAdminService {
 
   private async resetBreaker(id: string, botId: string): Promise<void> {
     const P = this.prefix;
-    await this.redis.general.del(`${P}dbf:${id}`, `${P}dbs:${id}`, `${P}pause:${laneOf(botId, id)}`);
+    await this.redis.general.del(`${P}dbf:${id}`, `${P}dbs:${id}`);
+    await this.redis.general.eval(RESUME_LANE, 0, this.prefix, laneOf(botId, id));
   }
 
   private async view(d: DestinationRecord): Promise<DestinationView> {
-    const [failures, since] =
+    const [failures, since, pending] =
       d.kind === 'http'
-        ? await this.redis.general.mget(`${this.prefix}dbf:${d.id}`, `${this.prefix}dbs:${d.id}`)
-        : [null, null];
+        ? await this.redis.general.mget(
+            `${this.prefix}dbf:${d.id}`,
+            `${this.prefix}dbs:${d.id}`,
+            `${this.prefix}pb:${laneOf(d.botId, d.id)}`,
+          )
+        : [null, null, null];
     const overlap = d.previousSecretExpiresAt && d.previousSecretExpiresAt.getTime() > Date.now();
     return {
       id: d.id,
@@ -412,6 +448,7 @@ export class DestinationAdminService {
       streamKey: d.kind === 'stream' ? streamKeyOf(this.config.redisPrefix, d.id) : null,
       streamMaxLen: d.streamMaxLen,
       previousSecretExpiresAt: overlap ? d.previousSecretExpiresAt!.toISOString() : null,
+      pending: Number(pending ?? 0),
       failuresInARow: Number(failures ?? 0),
       failingSince: since ? new Date(Number(since)).toISOString() : null,
       createdAt: d.createdAt.toISOString(),

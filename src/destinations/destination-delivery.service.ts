@@ -13,7 +13,7 @@ import { Principal } from '../tenants/tenant.types';
 import { MailboxEntry, updateKind } from '../updates/update-queue';
 import { DestinationRepository } from './destination.repository';
 import { DestinationSecrets } from './destination-secrets';
-import { DestinationRecord } from './destination.types';
+import { DestinationRecord, destinationOfLane } from './destination.types';
 import { HttpDelivery } from './http-delivery';
 
 const BREAKER: Principal = { kind: 'operator', actor: 'system:destination-breaker' };
@@ -65,6 +65,15 @@ export class DestinationDeliveryService implements OnModuleDestroy {
   ) {
     this.prefix = `${config.redisPrefix}:`;
     this.http = new HttpDelivery(config.destinations, Math.max(256, config.worker.concurrency));
+    // Paused lanes (breaker open, a Retry-After, disabled), read from Redis at each scrape: right in every process.
+    metrics.onScrape(async () => {
+      const paused = await this.redis.general.zrangebyscore(`${this.prefix}paused`, Date.now(), '+inf');
+      metrics.destinationBreakerOpen.reset();
+      for (const lane of paused) {
+        const destination = destinationOfLane(lane)?.destinationId;
+        if (destination) metrics.destinationBreakerOpen.set({ destination }, 1);
+      }
+    });
     changes.onChange((change) => {
       for (const [id, loaded] of this.cache) {
         void loaded.value.then((d) => {
@@ -85,15 +94,20 @@ export class DestinationDeliveryService implements OnModuleDestroy {
     mayCall: () => boolean,
   ): Promise<DeliveryOutcome> {
     let loaded: Awaited<Loaded['value']>;
+    let botEnabled: boolean;
     try {
       loaded = await this.load(lane.destinationId);
+      botEnabled = (await this.registry.findForWorker(lane.botId))?.enabled ?? false;
     } catch (error) {
       if (error instanceof DatabaseUnavailableError) return { kind: 'unavailable' };
-      throw error;
+      // A secret this deployment cannot decrypt (its key removed from TOKEN_ENCRYPTION_KEYS): a failed attempt,
+      // retried on the schedule (the operator may put the key back), never a crash of the conversation.
+      return { kind: 'failed', reason: `Cannot load the destination: ${(error as Error).message}` };
     }
     if (!loaded || loaded.record.botId !== lane.botId) return { kind: 'gone' };
     const { record, secrets } = loaded;
-    if (!record.enabled) return { kind: 'disabled' };
+    // A disabled bot forwards nothing either: its deliveries wait, like its updates.
+    if (!record.enabled || !botEnabled) return { kind: 'disabled' };
     if (record.kind !== 'http' || !record.url) return { kind: 'gone' };
     if (!mayCall()) return { kind: 'lost' };
 
@@ -138,12 +152,15 @@ export class DestinationDeliveryService implements OnModuleDestroy {
       ] as const;
     if (result.ok) {
       this.metrics.destinationDeliveries.inc({ destination: id, outcome: 'delivered' });
-      this.metrics.destinationBreakerOpen.remove({ destination: id });
+      // Delivered whatever happens next: a lost log line or breaker reset must not deliver it twice.
       await this.redis.general
         .pipeline()
         .del(`${P}dbf:${id}`, `${P}dbs:${id}`)
         .xadd(...logArgs('delivered', ['entry', entryForLog(entry)]))
-        .exec();
+        .exec()
+        .catch((error: unknown) =>
+          this.logger.warn({ msg: 'Could not log a delivery', destinationId: id, err: serializeError(error) }),
+        );
       return { kind: 'delivered' };
     }
 
@@ -157,18 +174,19 @@ export class DestinationDeliveryService implements OnModuleDestroy {
       .set(`${P}dbs:${id}`, String(now), 'NX')
       .get(`${P}dbs:${id}`)
       .xadd(...logArgs(final ? 'dead' : 'failed', ['error', reason, ...(final ? ['entry', entryForLog(entry)] : [])]))
-      .exec();
+      .exec()
+      .catch(() => null);
     const failures = Number(replies?.[0]?.[1] ?? 1);
     const since = Number(replies?.[2]?.[1] ?? now);
     const { disableAfterMs, breakerFailures, breakerCooldownMs } = this.config.destinations;
     if (disableAfterMs > 0 && now - since >= disableAfterMs) await this.disable(record, since);
 
     let pauseUntil: number | undefined;
-    if (result.retryAfterMs !== undefined) pauseUntil = now + Math.min(result.retryAfterMs, 24 * 3_600_000);
+    if (result.retryAfterMs !== undefined && result.retryAfterMs > 0)
+      pauseUntil = now + Math.min(result.retryAfterMs, 24 * 3_600_000);
     if (failures >= breakerFailures) {
       const cooldown = Math.min(breakerCooldownMs * 2 ** Math.min(failures - breakerFailures, 10), 600_000);
       pauseUntil = Math.max(pauseUntil ?? 0, now + cooldown);
-      this.metrics.destinationBreakerOpen.set({ destination: id }, 1);
       if (failures === breakerFailures) {
         this.logger.warn({
           msg: 'Destination failing: its circuit breaker opened, its deliveries pause',
@@ -188,13 +206,8 @@ export class DestinationDeliveryService implements OnModuleDestroy {
     const reason = `Failing for ${hours} h without a successful delivery`;
     try {
       const bot = await this.registry.resolve(record.botId);
-      await this.uow.run(async () => {
-        const updated = await this.destinations.update(record.id, {
-          enabled: false,
-          disabledReason: reason,
-          disabledAt: new Date(),
-        });
-        if (!updated || !bot) return;
+      const disabled = await this.uow.run(async () => {
+        if (!(await this.destinations.disableIfEnabled(record.id, reason)) || !bot) return false;
         await this.audit.record(
           BREAKER,
           'destination.disable',
@@ -202,8 +215,10 @@ export class DestinationDeliveryService implements OnModuleDestroy {
           { reason },
         );
         await this.registry.routesChanged(bot);
+        return true;
       });
       this.cache.delete(record.id);
+      if (!disabled) return;
       this.metrics.destinationsDisabled.inc({ reason: 'failing' });
       this.logger.error({
         msg: 'Destination disabled automatically',

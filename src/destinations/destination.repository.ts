@@ -96,6 +96,17 @@ export class DestinationRepository {
     );
   }
 
+  /** Disables it unless it is disabled already (several workers may find it failing at once): true when this did. */
+  async disableIfEnabled(id: string, reason: string): Promise<boolean> {
+    return this.run(async () => {
+      const { count } = await this.prisma.db.destination.updateMany({
+        where: { id, enabled: true },
+        data: { enabled: false, disabledReason: reason, disabledAt: new Date() },
+      });
+      return count === 1;
+    });
+  }
+
   async delete(id: string): Promise<boolean> {
     return this.run(async () => (await this.prisma.db.destination.deleteMany({ where: { id } })).count > 0);
   }

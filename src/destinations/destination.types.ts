@@ -27,13 +27,19 @@ export interface DestinationRecord {
 export interface UpdateRoutes {
   /** The bot has features: its own lane gets every update. */
   features: boolean;
-  destinations: { id: string; kind: DestinationKind; kinds: ReadonlySet<string> | null; streamMaxLen: number }[];
+  destinations: {
+    id: string;
+    kind: DestinationKind;
+    enabled: boolean;
+    kinds: ReadonlySet<string> | null;
+    streamMaxLen: number;
+  }[];
 }
 
 /** Where one update goes: the bot's own lane or not, and the ACCEPT script's destination targets. */
 export interface UpdateTargets {
   botLane: boolean;
-  /** 'L<destination>' (a lane) or 'S<max length>:<destination>' (a stream). */
+  /** 'L<destination>' (a lane), 'S<max length>:<destination>' (a stream), 'K<destination>' (disabled: logged). */
   targets: string[];
   streams: boolean;
 }
@@ -50,12 +56,16 @@ export function targetsOf(routes: UpdateRoutes | undefined, kind: string): Updat
   let streams = false;
   for (const d of routes.destinations) {
     if (d.kinds && !d.kinds.has(kind)) continue;
-    if (d.kind === 'stream') {
+    if (!d.enabled) {
+      // A disabled HTTP destination notes the update in its log, so that a replay can deliver it once enabled.
+      if (d.kind === 'http') targets.push(`K${d.id}`);
+    } else if (d.kind === 'stream') {
       streams = true;
       targets.push(`S${d.streamMaxLen}:${d.id}`);
     } else targets.push(`L${d.id}`);
   }
-  return { botLane: routes.features || targets.length === 0, targets, streams };
+  const forwarded = targets.some((t) => !t.startsWith('K'));
+  return { botLane: routes.features || !forwarded, targets, streams };
 }
 
 /** The mailbox lane of a destination's deliveries. */
@@ -72,4 +82,9 @@ export function destinationOfLane(lane: string): { botId: string; destinationId:
 /** The Redis stream of a stream destination (without the deployment's prefix). */
 export function streamKeyOf(redisPrefix: string, destinationId: string): string {
   return `${redisPrefix}:st:${destinationId}`;
+}
+
+/** Every Redis key of a destination besides its lane's mailboxes (deleted with it). */
+export function destinationKeys(redisPrefix: string, destinationId: string): string[] {
+  return ['st', 'dlog', 'dbf', 'dbs'].map((kind) => `${redisPrefix}:${kind}:${destinationId}`);
 }

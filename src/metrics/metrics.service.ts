@@ -159,7 +159,9 @@ export class MetricsService {
 
   readonly destinationBreakerOpen = new Gauge<'destination'>({
     name: 'tg_gateway_destination_breaker_open',
-    help: '1 for each destination whose circuit breaker is open now (its deliveries paused); absent when closed',
+    help:
+      '1 for each destination whose deliveries are paused now (circuit breaker open, its Retry-After, or disabled); ' +
+      'absent otherwise',
     labelNames: ['destination'] as const,
     registers: [this.registry],
   });

@@ -15,13 +15,16 @@
  *   P:stall                  conversation → how often its head update was interrupted by a dead worker
  *   P:sig                    wake-up tokens for idle workers (a short list)
  *   P:pending                updates accepted and not yet done (a counter)
- *   P:pb:<bot>               the same, per bot (the tenant's backlog quota is checked against it; no key at 0)
+ *   P:pb:<lane>              the same, per bot and per destination lane (the tenant's backlog quota is checked
+ *                            against it; no key at 0)
+ *   P:dlog:<destination>     a destination's log of attempts (a capped stream; replay reads it)
  *   P:st:<destination>       a stream destination's Redis stream (XADD at accept, trimmed to its length)
  *
  * A destination's deliveries run through the same machinery as a bot's updates, in a lane of their own: the lane
  * `<bot>/<destination>` stands where a bot id stands above (its mailboxes, ready list, place in the rotation, pause
  * for its breaker), so they keep conversation order, retry without holding a slot, and are served round robin with
- * the bots. A lane's waiting deliveries count in its bot's P:pb (see `owner`).
+ * the bots. A lane has its own backlog count (P:pb:<lane>), so a destination that falls behind never refuses the bot's
+updates (see ACCEPT).
  *
  * The invariant every script keeps: a conversation whose mailbox is not empty is in exactly one of its bot's ready
  * list, the lease hash, or the delayed set; a bot is in the rotation exactly when its ready list is not empty and it
@@ -80,34 +83,51 @@ end
 `;
 
 /**
- * Accepts one update. ARGV: prefix, bot, ck, update_id, entry, dedupe TTL (s), most updates the bot may have waiting
- * (0: no limit), legacy dedupe key ('' for none), '1' when the bot's own lane (its features) gets the update, the
- * update's JSON and kind (for streams; '' otherwise), then its destinations: 'L<destination>' (a lane: the entry goes
- * to the mailbox `<bot>/<destination>`) or 'S<max length>:<destination>' (XADD to that stream).
- * Returns 1 when stored, 0 for a duplicate, -1 when the bot's backlog is at its quota (nothing stored, not even the
- * dedupe key, so Telegram's retry is accepted once there is room). One script call per update, pipelined with the
- * others of the same event-loop turn.
+ * Accepts one update. ARGV: prefix, bot, ck, update_id, entry, dedupe TTL (s), most updates one lane may have
+ * waiting (0: no limit), legacy dedupe key ('' for none), '1' when the bot's own lane (its features) gets the update,
+ * the update's JSON and kind (for streams; '' otherwise), the length of a destination's log of attempts, then the
+ * update's destinations: 'L<destination>' (a lane: the entry goes to the mailbox `<bot>/<destination>`),
+ * 'S<max length>:<destination>' (XADD to that stream) or 'K<destination>' (disabled: only noted in its log, so that a
+ * replay of the time range delivers it later).
+ * Returns 1 when stored, 0 for a duplicate, -1 when the bot's own backlog is at its quota (nothing stored, not even
+ * the dedupe key, so Telegram's retry is accepted once there is room). A destination whose backlog is at the quota
+ * does not hold the update up: it is noted in the destination's log instead (replayable). One script call per update,
+ * pipelined with the others of the same event-loop turn.
  */
 export const ACCEPT = `${LIB}
 local bot, ck = ARGV[2], ARGV[3]
 local dd = P .. 'dd:' .. bot .. ':' .. ARGV[4]
 local limit = tonumber(ARGV[7])
 if ARGV[8] ~= '' and redis.call('EXISTS', ARGV[8]) == 1 then return 0 end
-if limit > 0 then
+if limit > 0 and ARGV[9] == '1' then
   if redis.call('EXISTS', dd) == 1 then return 0 end
   if tonumber(redis.call('GET', P .. 'pb:' .. bot) or '0') >= limit then return -1 end
 end
 if not redis.call('SET', dd, '1', 'NX', 'EX', ARGV[6]) then return 0 end
 local function push(lane)
   redis.call('INCR', P .. 'pending')
-  redis.call('INCR', P .. 'pb:' .. bot)
+  redis.call('INCR', P .. 'pb:' .. lane)
   if redis.call('RPUSH', P .. 'mb:' .. lane .. ':' .. ck, ARGV[5]) == 1 then ready(lane, ck, false) end
 end
+local function skipped(destination, why)
+  redis.call('XADD', P .. 'dlog:' .. destination, 'MAXLEN', '~', ARGV[12], '*', 'outcome', 'skipped',
+    'msg', bot .. '-' .. ARGV[4], 'update_id', ARGV[4], 'attempt', '0', 'status', '', 'ms', '0', 'error', why,
+    'entry', ARGV[5])
+end
 if ARGV[9] == '1' then push(bot) end
-for i = 12, #ARGV do
+for i = 13, #ARGV do
   local target = ARGV[i]
-  if string.sub(target, 1, 1) == 'L' then
-    push(bot .. '/' .. string.sub(target, 2))
+  local kind = string.sub(target, 1, 1)
+  if kind == 'L' then
+    local destination = string.sub(target, 2)
+    local lane = bot .. '/' .. destination
+    if limit > 0 and tonumber(redis.call('GET', P .. 'pb:' .. lane) or '0') >= limit then
+      skipped(destination, 'backlog full')
+    else
+      push(lane)
+    end
+  elseif kind == 'K' then
+    skipped(string.sub(target, 2), 'destination disabled')
   else
     local colon = string.find(target, ':', 1, true)
     redis.call('XADD', P .. 'st:' .. string.sub(target, colon + 1), 'MAXLEN', '~', string.sub(target, 2, colon - 1), '*',
@@ -136,7 +156,7 @@ while #out < n and tries > 0 do
   tries = tries - 1
   local bot = redis.call('LPOP', rot)
   if not bot then break end
-  if skip[bot] then
+  if skip[bot] or skip[owner(bot)] then
     redis.call('RPUSH', rot, bot)
   else
     local rdy = P .. 'rdy:' .. bot
@@ -179,7 +199,7 @@ if first and string.sub(first, 1, #head) == head then
   redis.call('LPOP', mb)
   redis.call('HDEL', P .. 'stall', conv)
   if redis.call('DECR', P .. 'pending') < 0 then redis.call('SET', P .. 'pending', 0) end
-  local pb = P .. 'pb:' .. owner(bot)
+  local pb = P .. 'pb:' .. bot
   if redis.call('DECR', pb) <= 0 then redis.call('DEL', pb) end
   if ARGV[7] and ARGV[7] ~= '' then
     local at = tonumber(ARGV[10])
@@ -210,6 +230,8 @@ return {2}
  * mode 'delay': the conversation waits in the delayed set until then, holding nothing.
  * mode 'pause': Telegram's flood wait for the whole bot: the bot leaves the rotation until then, and this
  *   conversation goes back to the head of its ready list.
+ * mode 'hold': a destination's lane pauses until ARGV[9] (ms), and this conversation waits in the delayed set until
+ *   `until` (its next attempt on the retry schedule).
  * mode 'release': handed back at once to the head of its ready list (a worker shutting down).
  * Returns 1, or -1 when the lease was lost.
  */
@@ -222,6 +244,17 @@ if new ~= old and redis.call('LINDEX', mb, 0) == old then redis.call('LSET', mb,
 release(conv, worker)
 if redis.call('LLEN', mb) == 0 then return 1 end
 if mode == 'delay' then
+  redis.call('ZADD', P .. 'delayed', untilMs, conv)
+elseif mode == 'hold' then
+  -- A destination that asked to slow down (its breaker opened, or its Retry-After): the lane waits until ARGV[9],
+  -- and this conversation until its own retry.
+  local pauseUntil = tonumber(ARGV[9])
+  local ttl = pauseUntil - now()
+  if ttl < 1 then ttl = 1 end
+  local key = P .. 'pause:' .. bot
+  if redis.call('PTTL', key) < ttl then redis.call('SET', key, '1', 'PX', ttl) end
+  redis.call('ZADD', P .. 'paused', 'GT', pauseUntil, bot)
+  redis.call('LREM', P .. 'rot', 0, bot)
   redis.call('ZADD', P .. 'delayed', untilMs, conv)
 elseif mode == 'pause' then
   local ttl = untilMs - now()
@@ -337,7 +370,7 @@ if redis.call('DEL', P .. 'dl:' .. id) == 0 then return 0 end
 redis.call('ZREM', P .. 'dls', id)
 redis.call('ZREM', P .. 'dlb:' .. bot, id)
 redis.call('INCR', P .. 'pending')
-redis.call('INCR', P .. 'pb:' .. bot)
+redis.call('INCR', P .. 'pb:' .. lane)
 if redis.call('RPUSH', P .. 'mb:' .. lane .. ':' .. ck, ARGV[5]) == 1 then ready(lane, ck, false) end
 return 1
 `;
@@ -351,11 +384,27 @@ local lane = ARGV[2]
 local n = 0
 for i = 3, #ARGV, 2 do
   redis.call('INCR', P .. 'pending')
-  redis.call('INCR', P .. 'pb:' .. owner(lane))
+  redis.call('INCR', P .. 'pb:' .. lane)
   if redis.call('RPUSH', P .. 'mb:' .. lane .. ':' .. ARGV[i], ARGV[i + 1]) == 1 then ready(lane, ARGV[i], false) end
   n = n + 1
 end
 return n
+`;
+
+/**
+ * Ends a lane's pause at once (a destination enabled again, its breaker reset): back in the rotation when it has
+ * ready conversations. ARGV: prefix, lane. Returns 1 when it re-entered the rotation.
+ */
+export const RESUME_LANE = `${LIB}
+local lane = ARGV[2]
+redis.call('DEL', P .. 'pause:' .. lane)
+redis.call('ZREM', P .. 'paused', lane)
+if redis.call('LLEN', P .. 'rdy:' .. lane) > 0 and not redis.call('LPOS', P .. 'rot', lane) then
+  redis.call('RPUSH', P .. 'rot', lane)
+  wake()
+  return 1
+end
+return 0
 `;
 
 /** Deletes dead letters. ARGV: prefix, then pairs of (id, bot). Returns how many existed. */

@@ -314,16 +314,18 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
   private hold(held: Held): void {
     this.held.set(held.conv, held);
     this.inFlight++;
-    this.inFlightByBot.set(held.bot, (this.inFlightByBot.get(held.bot) ?? 0) + 1);
+    // Counted per bot, its destinations' deliveries included: BOT_MAX_IN_FLIGHT caps the whole bot.
+    const bot = destinationOfLane(held.bot)?.botId ?? held.bot;
+    this.inFlightByBot.set(bot, (this.inFlightByBot.get(bot) ?? 0) + 1);
     const run = this.runConversation(held)
       .catch((error: unknown) => this.logger.error({ msg: 'Conversation failed', err: serializeError(error) }))
       .finally(() => {
         if (this.held.get(held.conv) === held) this.held.delete(held.conv);
         this.running.delete(run);
         this.inFlight--;
-        const left = (this.inFlightByBot.get(held.bot) ?? 1) - 1;
-        if (left > 0) this.inFlightByBot.set(held.bot, left);
-        else this.inFlightByBot.delete(held.bot);
+        const left = (this.inFlightByBot.get(bot) ?? 1) - 1;
+        if (left > 0) this.inFlightByBot.set(bot, left);
+        else this.inFlightByBot.delete(bot);
         this.slotFreed();
       });
     this.running.add(run);
@@ -457,9 +459,10 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     updated.log![updated.log!.length - 1] =
       `Attempt ${n} failed: ${outcome.reason}; retrying at ${new Date(until).toISOString()}`;
     const json = JSON.stringify(updated);
-    // The destination's breaker (or its Retry-After) holds all its conversations; else only this one waits.
+    // The destination's breaker (or its Retry-After) holds the whole lane; this conversation waits for its own
+    // next attempt either way, so a pause spends no attempt and the schedule still reaches hours.
     return outcome.pauseUntil
-      ? this.defer(held, raw, json, 'pause', outcome.pauseUntil)
+      ? this.defer(held, raw, json, 'hold', until, outcome.pauseUntil)
       : this.defer(held, raw, json, 'delay', until);
   }
 
@@ -598,12 +601,13 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     held: Held,
     raw: string,
     updated: string,
-    mode: 'delay' | 'pause' | 'release',
+    mode: 'delay' | 'pause' | 'hold' | 'release',
     until: number,
+    pauseUntil = 0,
   ): Promise<Outcome> {
     held.head = null;
     await this.retrying(held, () =>
-      this.redis.tgwDefer(this.prefix, held.conv, held.lease, this.workerId, raw, updated, mode, until),
+      this.redis.tgwDefer(this.prefix, held.conv, held.lease, this.workerId, raw, updated, mode, until, pauseUntil),
     );
     return 'stop';
   }

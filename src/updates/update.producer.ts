@@ -17,7 +17,21 @@ export type EnqueueResult = 'accepted' | 'duplicate' | 'over_quota';
 /** Most accepts sent to Redis in one pipeline. */
 const MAX_BATCH = 256;
 
-type AcceptArgs = [string, string, string, number, string, number, number, string, string, string, string, ...string[]];
+type AcceptArgs = [
+  string,
+  string,
+  string,
+  number,
+  string,
+  number,
+  number,
+  string,
+  string,
+  string,
+  string,
+  number,
+  ...string[],
+];
 
 interface PendingAccept {
   args: AcceptArgs;
@@ -121,6 +135,7 @@ export class UpdateProducer implements OnApplicationBootstrap {
       botLane ? '1' : '0',
       streams ? (json ?? JSON.stringify(update)) : '',
       streams ? kind : '',
+      this.config.destinations.logLength,
       ...targets,
     ];
     try {

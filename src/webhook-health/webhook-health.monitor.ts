@@ -176,7 +176,7 @@ export class WebhookHealthMonitor implements OnApplicationBootstrap, BeforeAppli
     const failing = lastErrorAt !== null && now - lastErrorAt < this.errorWindowMs && lastErrorAt > repairedAt;
     const drift = webhookDrift(info, this.admin.expectedWebhook(record, token), failing);
     const current: BotHealth = {
-      pending: info.pending_update_count,
+      pending: Number.isFinite(info.pending_update_count) ? info.pending_update_count : 0,
       lastErrorAt,
       kind: webhookErrorKind(info.last_error_message),
       failing,

@@ -105,10 +105,11 @@ export class Harness {
     return new Harness(app, config, telegram, `${scheme}://127.0.0.1:${address.port}`, redis, !options.telegram, logs);
   }
 
-  /** Updates waiting in conversation mailboxes (a running one included), optionally of one bot. */
+  /** Updates waiting in conversation mailboxes (a running one included), optionally of one bot (with its lanes). */
   async queued(botId?: string): Promise<MailboxEntry[]> {
     const prefix = this.config.redisPrefix;
-    const keys = await this.scan(`${prefix}:mb:${botId ?? '*'}:*`);
+    // A bot's own mailboxes (`mb:<bot>:<ck>`) and its destinations' (`mb:<bot>/<destination>:<ck>`).
+    const keys = await this.scan(`${prefix}:mb:${botId ? `${botId}[:/]` : ''}*`);
     const lists = await Promise.all(keys.map((key) => this.redis.lrange(key, 0, -1)));
     return lists.flat().map((raw) => JSON.parse(raw) as MailboxEntry);
   }

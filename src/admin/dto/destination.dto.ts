@@ -62,7 +62,7 @@ export class CreateDestinationDto {
   @Omittable()
   @IsInt()
   @Min(10)
-  @Max(100_000_000)
+  @Max(10_000_000)
   streamMaxLen?: number;
 }
 
@@ -90,7 +90,7 @@ export class UpdateDestinationDto {
   @Omittable()
   @IsInt()
   @Min(10)
-  @Max(100_000_000)
+  @Max(10_000_000)
   streamMaxLen?: number;
 
   @ApiPropertyOptional({
@@ -166,6 +166,8 @@ export class DestinationDto implements DestinationView {
     description: 'After a rotation: until when the previous secret still signs',
   })
   previousSecretExpiresAt!: string | null;
+  @ApiProperty({ type: 'integer', example: 0, description: 'Deliveries waiting (counted against the backlog quota)' })
+  pending!: number;
   @ApiProperty({
     type: 'integer',
     example: 0,
