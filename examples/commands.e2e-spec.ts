@@ -12,11 +12,22 @@ const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const children: ChildProcess[] = [];
 afterEach(() => {
-  for (const child of children.splice(0)) child.kill('SIGKILL');
+  // npx starts tsx, which starts node: the whole process group goes.
+  for (const child of children.splice(0)) {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
 });
 
 function run(file: string, env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const child = spawn('npx', ['tsx', file], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } });
+  const child = spawn('npx', ['tsx', file], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    detached: true,
+  });
   children.push(child);
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
