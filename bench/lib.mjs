@@ -43,6 +43,9 @@ export function gatewayEnv(apiPort, extra = {}) {
     HOST: '127.0.0.1',
     PORT: String(apiPort),
     PUBLIC_URL: `http://127.0.0.1:${apiPort}`,
+    // A closed-loop load outruns the workers on purpose; the tenant backlog quota (429 at 10,000 waiting) would
+    // measure that policy instead of the pipeline. Set it to measure with the quota.
+    QUOTA_PENDING_UPDATES_PER_BOT: env.QUOTA_PENDING_UPDATES_PER_BOT ?? '0',
     ...extra,
   };
 }
