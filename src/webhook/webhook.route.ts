@@ -48,6 +48,8 @@ export class WebhookRoute implements OnModuleInit {
   private readonly allowlist: IpAllowlist;
   /** The counters of the two 2xx outcomes, bound once (a labelled `inc` hashes its labels on every call). */
   private readonly outcomes: Record<Exclude<EnqueueResult, 'over_quota'>, Counter.Internal>;
+  /** The received-updates counter per kind, bound once (the same reason). */
+  private readonly received = new Map<string, Counter.Internal>();
 
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -103,7 +105,10 @@ export class WebhookRoute implements OnModuleInit {
     const result = await this.webhook.accept(request.tgwBot!, request.body, request.tgwJson);
     this.outcomes[result].inc();
     if (result === 'accepted') {
-      this.metrics.updatesReceived.inc({ kind: updateKindLabel(updateKind(request.body as object)) });
+      const kind = updateKindLabel(updateKind(request.body as object));
+      let counter = this.received.get(kind);
+      if (!counter) this.received.set(kind, (counter = this.metrics.updatesReceived.labels({ kind })));
+      counter.inc();
     }
     // An empty body: a body with a `method` field would make Telegram run it as a Bot API call.
     await reply.code(200).send();
