@@ -99,9 +99,10 @@ local bot, ck = ARGV[2], ARGV[3]
 local dd = P .. 'dd:' .. bot .. ':' .. ARGV[4]
 local limit = tonumber(ARGV[7])
 if ARGV[8] ~= '' and redis.call('EXISTS', ARGV[8]) == 1 then return 0 end
-if limit > 0 and ARGV[9] == '1' then
+-- At its quota a duplicate is still answered as one (a retry Telegram needs no 429 for); below it, SET NX decides.
+if limit > 0 and ARGV[9] == '1' and tonumber(redis.call('GET', P .. 'pb:' .. bot) or '0') >= limit then
   if redis.call('EXISTS', dd) == 1 then return 0 end
-  if tonumber(redis.call('GET', P .. 'pb:' .. bot) or '0') >= limit then return -1 end
+  return -1
 end
 if not redis.call('SET', dd, '1', 'NX', 'EX', ARGV[6]) then return 0 end
 local function push(lane)
