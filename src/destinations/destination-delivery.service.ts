@@ -153,14 +153,14 @@ export class DestinationDeliveryService implements OnModuleDestroy {
     if (result.ok) {
       this.metrics.destinationDeliveries.inc({ destination: id, outcome: 'delivered' });
       // Delivered whatever happens next: a lost log line or breaker reset must not deliver it twice.
-      await this.redis.general
-        .pipeline()
-        .del(`${P}dbf:${id}`, `${P}dbs:${id}`)
-        .xadd(...logArgs('delivered', ['entry', entryForLog(entry)]))
-        .exec()
-        .catch((error: unknown) =>
-          this.logger.warn({ msg: 'Could not log a delivery', destinationId: id, err: serializeError(error) }),
-        );
+      // Separate calls, not a pipeline() (see UpdateProducer.accept): the connection sends them in one write.
+      const r = this.redis.general;
+      await Promise.all([
+        r.del(`${P}dbf:${id}`, `${P}dbs:${id}`),
+        r.xadd(...logArgs('delivered', ['entry', entryForLog(entry)])),
+      ]).catch((error: unknown) =>
+        this.logger.warn({ msg: 'Could not log a delivery', destinationId: id, err: serializeError(error) }),
+      );
       return { kind: 'delivered' };
     }
 
@@ -168,16 +168,15 @@ export class DestinationDeliveryService implements OnModuleDestroy {
     const final = attempt > this.config.destinations.retryScheduleMs.length;
     this.metrics.destinationDeliveries.inc({ destination: id, outcome: final ? 'dead' : 'failed' });
     const now = Date.now();
-    const replies = await this.redis.general
-      .pipeline()
-      .incr(`${P}dbf:${id}`)
-      .set(`${P}dbs:${id}`, String(now), 'NX')
-      .get(`${P}dbs:${id}`)
-      .xadd(...logArgs(final ? 'dead' : 'failed', ['error', reason, ...(final ? ['entry', entryForLog(entry)] : [])]))
-      .exec()
-      .catch(() => null);
-    const failures = Number(replies?.[0]?.[1] ?? 1);
-    const since = Number(replies?.[2]?.[1] ?? now);
+    const r = this.redis.general;
+    const [count, , start] = await Promise.allSettled([
+      r.incr(`${P}dbf:${id}`),
+      r.set(`${P}dbs:${id}`, String(now), 'NX'),
+      r.get(`${P}dbs:${id}`),
+      r.xadd(...logArgs(final ? 'dead' : 'failed', ['error', reason, ...(final ? ['entry', entryForLog(entry)] : [])])),
+    ]);
+    const failures = count.status === 'fulfilled' ? count.value : 1;
+    const since = start.status === 'fulfilled' && start.value !== null ? Number(start.value) : now;
     const { disableAfterMs, breakerFailures, breakerCooldownMs } = this.config.destinations;
     if (disableAfterMs > 0 && now - since >= disableAfterMs) await this.disable(record, since);
 

@@ -31,7 +31,8 @@ export class RedisConnections implements OnApplicationBootstrap, OnApplicationSh
   private readonly owned: Redis[] = [];
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.producer = this.create('producer', { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    // The webhook's accepts: one turn's calls leave in one write.
+    this.producer = coalesceWrites(this.create('producer', { enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
     // Sessions: a worker reads and writes many per event-loop turn.
     this.general = coalesceWrites(this.create('general', { maxRetriesPerRequest: 2 }));
   }
