@@ -368,6 +368,24 @@ async function nolatency(s, telegram) {
   } finally {
     await stopChild(bare.entry);
   }
+  // The least a Redis-backed acknowledgement costs here: not a goal, a reference for the paced p99.
+  const minimal = startNode('nolatency-redis-route', [join(here, 'redis-route-server.mjs')], baseEnv, {
+    firstLine: true,
+  });
+  let minimalResult;
+  try {
+    const { url } = JSON.parse(await minimal.line);
+    minimalResult = await ingress(
+      'minimal Redis route',
+      url,
+      { server: minimal.entry.child.pid, redis: redisPidOf },
+      s,
+      bots,
+    );
+  } finally {
+    await stopChild(minimal.entry);
+    await deleteKeys(redis, `${redisPrefix}:minimal`).catch(() => undefined);
+  }
   const api = await startGateway({ logName: 'nolatency-api-only', workers: 0, telegram });
   let apiResult;
   try {
@@ -382,7 +400,7 @@ async function nolatency(s, telegram) {
   const p99Limit = bareP99 === null ? null : round(2 * bareP99 + 2, 1);
   return {
     targets,
-    ingress: [bareResult, apiResult],
+    ingress: [bareResult, minimalResult, apiResult],
     cpuMicrosecondsPerUpdate: stages,
     goals: [
       ...(endToEnd ? [goal('gateway / max(inline), end-to-end updates/s', ratio, '≥ 0.8', ratio >= 0.8, '×')] : []),

@@ -155,10 +155,8 @@ export class UpdateProducer implements OnApplicationBootstrap {
   /**
    * Batched: the accepts requested during one turn of the event loop share one timeout and leave together (the
    * producer's connection coalesces a turn's writes into one; see coalesceWrites). Each accept is its own script
-   * call, answered on its own. Not an ioredis `pipeline()`: each Pipeline object defines a getter on itself, which
-   * gives it a map of its own in the old generation; that map keeps the pipeline, its commands and the requests
-   * waiting on them alive through every young-generation collection, so all of it is promoted and collections take
-   * 4–8 ms instead of about 1 (docs/benchmarks.md, "The ingress tail").
+   * call, answered on its own. Not an ioredis `pipeline()`, which kept every request's objects alive through
+   * young-generation collections and made them 4–8 ms (docs/architecture.md, "No ioredis pipeline() on hot paths").
    */
   private accept(args: AcceptArgs): Promise<number> {
     return new Promise<number>((resolve, reject) => {
