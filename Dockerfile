@@ -1,9 +1,9 @@
 # syntax=docker/dockerfile:1
 # tg-gateway image: one image, three commands (see docker-compose.yml):
-#   node dist/main.js         API and worker in one process (default)
-#   node dist/main-api.js     webhook/admin API only
-#   node dist/main-worker.js  queue worker only
-#   node dist/migrate.js      create the database if needed and apply prisma/migrations, then exit
+#   node --max-semi-space-size=64 dist/main.js         API and worker in one process (default)
+#   node dist/main-api.js                              webhook/admin API only
+#   node --max-semi-space-size=64 dist/main-worker.js  queue worker only
+#   node dist/migrate.js                               create the database if needed, apply prisma/migrations, exit
 
 # ---- build: all dependencies, Prisma client generation (postinstall), TypeScript -> dist/
 FROM node:24-bookworm-slim AS build
@@ -32,4 +32,5 @@ COPY --from=build /tmp/dist ./dist
 COPY prisma ./prisma
 USER node
 EXPOSE 3000
-CMD ["node", "dist/main.js"]
+# --max-semi-space-size=64 for the worker in it: docs/architecture.md, "Worker heap".
+CMD ["node", "--max-semi-space-size=64", "dist/main.js"]

@@ -34,6 +34,7 @@ import {
   metricLabels,
   metricSum,
   nodeArgs,
+  WORKER_NODE_FLAGS,
   positiveInt,
   printChecks,
   procStats,
@@ -92,7 +93,7 @@ async function main() {
     await waitForIdle('worker', { seconds: opts.waitIdle, tag: TAG });
     const worker = startNode(
       'drain-worker',
-      [...nodeArgs('BENCH_WORKER_NODE_ARGS'), join(dist, 'main-worker.js')],
+      [...WORKER_NODE_FLAGS, ...nodeArgs('BENCH_WORKER_NODE_ARGS'), join(dist, 'main-worker.js')],
       processEnv,
     );
     await waitForHttp(`${workerUrl}/health/ready`, worker.entry);

@@ -50,6 +50,13 @@ export function gatewayEnv(apiPort, extra = {}) {
   };
 }
 
+/**
+ * The node flags every command that runs a worker passes (package.json `start` and `start:worker`, the image's CMD,
+ * docker-compose.yml, the systemd unit; docs/architecture.md, "Worker heap"), so that the benchmarks measure the worker
+ * as it is run. BENCH_WORKER_NODE_ARGS comes after them, so it can override them.
+ */
+export const WORKER_NODE_FLAGS = ['--max-semi-space-size=64'];
+
 /** Extra `node` flags from a variable such as BENCH_API_NODE_ARGS ("--cpu-prof --cpu-prof-dir=…"). */
 export function nodeArgs(name) {
   return (env[name] ?? '').split(/\s+/).filter(Boolean);
@@ -590,7 +597,7 @@ export async function startGateway({ logName, workers, telegram, extraEnv = {} }
       const port = await freePort();
       const worker = startNode(
         `${logName}-worker${i}`,
-        [...nodeArgs('BENCH_WORKER_NODE_ARGS'), join(dist, 'main-worker.js')],
+        [...WORKER_NODE_FLAGS, ...nodeArgs('BENCH_WORKER_NODE_ARGS'), join(dist, 'main-worker.js')],
         { ...processEnv, WORKER_PORT: String(port) },
       );
       entries.push(worker.entry);

@@ -22,4 +22,21 @@ describe('project files', () => {
     }
     expect(missing).toEqual([]);
   });
+
+  it('start every worker with the young generation it is measured with (docs/architecture.md, "Worker heap")', () => {
+    const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+    const flag = '--max-semi-space-size=64';
+    const starts = {
+      'npm start': scripts.start,
+      'npm run start:worker': scripts['start:worker'],
+      'the image': read('Dockerfile').match(/^CMD .*$/m)?.[0],
+      'compose worker': read('docker-compose.yml').match(/command: \[.*main-worker\.js'\]/)?.[0],
+      'systemd unit': read('docs/deploy/tg-gateway.service').match(/^ExecStart=.*main\.js$/m)?.[0],
+      benchmarks: read('bench/lib.mjs').match(/WORKER_NODE_FLAGS = \[.*\]/)?.[0],
+    };
+    for (const [where, command] of Object.entries(starts)) expect(command, where).toContain(flag);
+    // The API alone keeps V8's default (measured slower with it).
+    expect(scripts['start:api']).not.toContain('semi-space');
+  });
 });
