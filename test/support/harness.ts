@@ -38,6 +38,9 @@ export function testEnv(apiRoot: string, overrides: Record<string, string> = {})
     // The webhook health monitor checks every bot in the database: only test files with a database of their own
     // turn it on (test/webhook-health.e2e-spec.ts).
     WEBHOOK_HEALTH_INTERVAL_SECONDS: '0',
+    // Test files running at once register their bots in the one default tenant of the shared database: a bot quota
+    // would count other files' bots. The quota tests set theirs per tenant.
+    QUOTA_BOTS_PER_TENANT: '0',
     // The tests of the demo behaviour register bots without a feature list; a deployment's default is none.
     DEFAULT_BOT_FEATURES: 'start,form,counter,callback-query,echo',
     ...overrides,
