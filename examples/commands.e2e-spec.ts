@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitUntil } from '../test/support/harness';
 
 /** The examples' one commands, run as the README gives them (`npx tsx …`), from the repository's root. */
 const ROOT = resolve(__dirname, '..');
@@ -35,14 +36,6 @@ function run(file: string, env: Record<string, string>): { child: ChildProcess; 
   return { child, output: () => output };
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 function freePort(): Promise<number> {
   return new Promise((done) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
@@ -57,7 +50,7 @@ describe('the examples run with their one command', () => {
     const secret = `whsec_${randomBytes(32).toString('base64')}`;
     const port = await freePort();
     const consumer = run('examples/http-consumer/server.ts', { WEBHOOK_SECRET: secret, PORT: String(port) });
-    await until(() => consumer.output().includes('"msg":"listening"'), 'the consumer to listen');
+    await waitUntil(() => consumer.output().includes('"msg":"listening"'), 30_000, 'the consumer to listen');
     const body = JSON.stringify({
       type: 'update.message',
       timestamp: new Date().toISOString(),
@@ -97,16 +90,12 @@ describe('the examples run with their one command', () => {
         '{"update_id":7,"message":{"text":"hello"}}',
       );
       const consumer = run('examples/stream-consumer/consumer.ts', { REDIS_URL, STREAM_KEY: stream, CONSUMER: 'one' });
-      await until(() => consumer.output().includes('"updateId":7'), 'the entry to be handled');
+      await waitUntil(() => consumer.output().includes('"updateId":7'), 30_000, 'the entry to be handled');
       expect(consumer.output()).toContain('"text":"hello"');
       // Acknowledged once handled: nothing left pending for the group.
-      const deadline = Date.now() + 10_000;
-      let pending = -1;
-      while (pending !== 0 && Date.now() < deadline) {
-        pending = ((await redis.xpending(stream, 'tg-consumers')) as [number])[0];
-        if (pending !== 0) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(pending).toBe(0);
+      const pending = async () => ((await redis.xpending(stream, 'tg-consumers')) as [number])[0];
+      await waitUntil(async () => (await pending()) === 0, 10_000, 'the entry to be acknowledged');
+      expect(await pending()).toBe(0);
     } finally {
       await redis.del(stream);
       redis.disconnect();
