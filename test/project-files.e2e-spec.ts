@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/config';
 
 /** The repository as a fresh clone has it: what its files point a reader to must be there. */
 const ROOT = resolve(__dirname, '..');
@@ -21,6 +23,23 @@ describe('project files', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it('give the Compose services more time to stop than a graceful shutdown takes', () => {
+    const compose = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+    const key = () => randomBytes(32).toString('base64');
+    const { shutdownTimeoutMs } = loadConfig({
+      TOKEN_ENCRYPTION_KEYS: `k1:${key()}`,
+      TOKEN_HASH_KEY: key(),
+      ADMIN_API_KEYS: 'a-long-enough-admin-key',
+    });
+    expect(compose).not.toMatch(/SHUTDOWN_TIMEOUT_MS\s*[:=]/); // set there: compare with that value instead
+    for (const service of ['api', 'worker']) {
+      const block = compose.match(new RegExp(`^  ${service}:\\n((?:    .*\\n|\\s*\\n)+)`, 'm'))?.[1] ?? '';
+      const grace = block.match(/stop_grace_period: (\d+)s/)?.[1];
+      expect(grace, `${service}: stop_grace_period`).toBeDefined();
+      expect(Number(grace) * 1000, service).toBeGreaterThan(shutdownTimeoutMs);
+    }
   });
 
   it('start every worker with the young generation it is measured with (docs/architecture.md, "Worker heap")', () => {

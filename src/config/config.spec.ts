@@ -35,6 +35,20 @@ describe('loadConfig', () => {
     expect(config.devKeysFile).toBeUndefined();
   });
 
+  it('refuses a shutdown timeout that could cut a Bot API call short', () => {
+    const timeouts = (shutdown: number) => ({
+      ...keys(),
+      TELEGRAM_TIMEOUT_MS: '10000',
+      SHUTDOWN_TIMEOUT_MS: String(shutdown),
+    });
+    expect(problemsOf(timeouts(11_999))).toContain(
+      'SHUTDOWN_TIMEOUT_MS must be at least TELEGRAM_TIMEOUT_MS + 2000, so that no Bot API call is cut short',
+    );
+    expect(loadConfig(timeouts(12_000)).shutdownTimeoutMs).toBe(12_000);
+    const defaults = loadConfig({ ...keys() });
+    expect(defaults.shutdownTimeoutMs).toBeGreaterThanOrEqual(defaults.telegramTimeoutMs + 2000);
+  });
+
   it('names every bad variable at once, without echoing secret values', () => {
     const problems = problemsOf({
       ...keys(),
