@@ -174,6 +174,12 @@ describe('destinations: forwarding updates to the tenants own services', () => {
     });
     expect(range.body.queued).toBe(15);
     await waitUntil(() => receiver.ok().length === 31, 10_000, 'the replayed range');
+
+    // Removed: its series leave /metrics (a destination's id is never reused, so they would stay for nothing).
+    expect((await gw.admin('DELETE', `/admin/bots/${bot.record.id}/destinations/${destination.id}`)).status).toBe(204);
+    const afterRemoval = await (await fetch(`${gw.baseUrl}/metrics`)).text();
+    expect(afterRemoval).toContain('tg_gateway_destination_deliveries_total');
+    expect(afterRemoval).not.toContain(labels);
     for (const line of gw.logs) {
       expect(line).not.toContain(bot.token);
       expect(line).not.toContain(secret);

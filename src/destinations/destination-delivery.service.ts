@@ -50,6 +50,8 @@ export class DestinationDeliveryService implements OnModuleDestroy {
   private readonly logger = new Logger('Destinations');
   private readonly http: HttpDelivery;
   private readonly cache = new Map<string, Loaded>();
+  /** Destinations with metric series in this process: those of removed ones are dropped at the next scrape. */
+  private readonly measured = new Set<string>();
   private readonly prefix: string;
 
   constructor(
@@ -74,6 +76,7 @@ export class DestinationDeliveryService implements OnModuleDestroy {
         if (destination) metrics.destinationBreakerOpen.set({ destination }, 1);
       }
     });
+    metrics.onScrape(() => this.forgetRemoved());
     changes.onChange((change) => {
       for (const [id, loaded] of this.cache) {
         void loaded.value.then((d) => {
@@ -85,6 +88,20 @@ export class DestinationDeliveryService implements OnModuleDestroy {
 
   onModuleDestroy() {
     this.http.close();
+  }
+
+  /** Drops the metric series of destinations that were removed (with Postgres away, the next scrape does). */
+  private async forgetRemoved(): Promise<void> {
+    if (this.measured.size === 0) return;
+    const existing = await this.destinations.existing([...this.measured]);
+    for (const destination of this.measured) {
+      if (existing.has(destination)) continue;
+      this.measured.delete(destination);
+      for (const outcome of ['delivered', 'failed', 'dead']) {
+        this.metrics.destinationDeliveries.remove({ destination, outcome });
+      }
+      this.metrics.destinationDuration.remove({ destination });
+    }
   }
 
   async deliver(
@@ -124,6 +141,7 @@ export class DestinationDeliveryService implements OnModuleDestroy {
       this.config.destinations.timeoutMs,
     );
     const id = record.id;
+    this.measured.add(id);
     this.metrics.destinationDuration.observe({ destination: id }, result.ms / 1000);
     const log = [
       'msg',

@@ -107,6 +107,18 @@ export class DestinationRepository {
     });
   }
 
+  /** Which of these ids still name a destination. */
+  async existing(ids: string[]): Promise<Set<string>> {
+    return this.run(
+      async () =>
+        new Set(
+          (await this.prisma.db.destination.findMany({ where: { id: { in: ids } }, select: { id: true } })).map(
+            (row) => row.id,
+          ),
+        ),
+    );
+  }
+
   async delete(id: string): Promise<boolean> {
     return this.run(async () => (await this.prisma.db.destination.deleteMany({ where: { id } })).count > 0);
   }
