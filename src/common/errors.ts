@@ -74,8 +74,9 @@ export class ServiceUnavailableError extends AppError {
 
 /** Postgres could not answer; never reported as "not found". */
 export class DatabaseUnavailableError extends Error {
-  constructor(options?: { cause?: unknown }) {
-    super('Database unavailable', options);
+  /** `hint`: what an operator can do about it, when that is known (never sent to API callers). */
+  constructor(options?: { cause?: unknown; hint?: string }) {
+    super(options?.hint ? `Database unavailable: ${options.hint}` : 'Database unavailable', options);
     this.name = 'DatabaseUnavailableError';
   }
 }

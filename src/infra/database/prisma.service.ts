@@ -88,7 +88,14 @@ export class PrismaService extends PrismaClient implements OnApplicationShutdown
 export function asDatabaseError(error: unknown): unknown {
   if (error instanceof Prisma.PrismaClientKnownRequestError && !error.code.startsWith('P1')) return error;
   if (error instanceof Prisma.PrismaClientValidationError) return error;
-  return new DatabaseUnavailableError({ cause: error });
+  // P1003: the server answers but has no such database (a first start before any migration).
+  const missing = error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P1003';
+  return new DatabaseUnavailableError({
+    cause: error,
+    hint: missing
+      ? 'the database in DATABASE_URL does not exist; create it with `npm run db:migrate` (`node dist/migrate.js`)'
+      : undefined,
+  });
 }
 
 export function isForeignKeyViolation(error: unknown): boolean {
