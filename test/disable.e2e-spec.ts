@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeTelegram } from './support/fake-telegram';
-import { cleanupsAfterEach, Harness, jsonOf, testEnv } from './support/harness';
+import { cleanupsAfterEach, Harness, jsonOf, testEnv, waitUntil } from './support/harness';
 import { alice, textUpdate } from './support/updates';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -12,7 +12,7 @@ describe('disabling a bot', () => {
     const telegram = await FakeTelegram.start();
     cleanups.push(() => telegram.close());
     const env = testEnv(telegram.apiRoot);
-    const api = await Harness.start({ role: 'api', env, telegram });
+    const api = await Harness.start({ role: 'api', env: { ...env, PROXY_PATH: '/telegram' }, telegram });
     cleanups.push(() => api.close());
     const bot = await api.registerBot();
     const other = await api.registerBot();
@@ -21,6 +21,15 @@ describe('disabling a bot', () => {
     expect((await api.deliver(other, textUpdate(alice, 'other'))).status).toBe(200);
 
     const auth = { authorization: `Bearer ${api.config.adminApiKeys[0]}`, 'content-type': 'application/json' };
+    // The bot's own programs call Telegram through the gateway's proxy with a credential.
+    const created = await fetch(`${api.baseUrl}/admin/bots/${bot.record.id}/proxy-credentials`, {
+      method: 'POST',
+      headers: auth,
+      body: '{}',
+    });
+    expect(created.status).toBe(201);
+    const credential = ((await created.json()) as { credential: string }).credential;
+    const getMe = () => fetch(`${api.baseUrl}/telegram/bot${credential}/getMe`);
     const patch = (enabled: boolean) =>
       fetch(`${api.baseUrl}/admin/bots/${bot.record.id}`, {
         method: 'PATCH',
@@ -40,8 +49,16 @@ describe('disabling a bot', () => {
     await sleep(2_000);
     expect(telegram.callsOf('sendMessage', bot.token)).toHaveLength(0);
     expect((await api.queued(bot.record.id)).map((e) => e.update.message?.text)).toEqual(texts);
+    // The worker paused the bot while it is disabled: not a flood wait, so the proxy only says it is disabled...
+    const pauseKey = `${api.config.redisPrefix}:pause:${bot.record.id}`;
+    expect(await api.redis.get(pauseKey)).toBe('disabled');
+    expect((await getMe()).status).toBe(403);
 
+    // ...and lets the bot call Telegram as soon as it is enabled, seconds before that pause runs out.
+    await waitUntil(async () => (await api.redis.pttl(pauseKey)) > 3_000, 10_000, 'a fresh pause');
     expect((await patch(true)).status).toBe(200);
+    expect((await getMe()).status).toBe(200);
+    expect(await api.redis.pttl(pauseKey)).toBeGreaterThan(0);
     await telegram.waitFor(() => telegram.callsOf('sendMessage', bot.token).length === 3, 15_000, 'the queued replies');
     expect(telegram.callsOf('sendMessage', bot.token).map((c) => c.params.text)).toEqual(texts);
     expect(await api.queued(bot.record.id)).toHaveLength(0);

@@ -3,7 +3,8 @@
  * (src/updates/mailbox-scripts.ts; `P` is `<REDIS_PREFIX>:`). These scripts reuse its keys exactly, so that the
  * workers and the proxy share one flood wait per bot:
  *
- *   P:pause:<bot>   the bot's flood wait: a string with a PX TTL (the remaining wait)
+ *   P:pause:<bot>   the bot's wait: a string with a PX TTL (the remaining wait); '1' for a flood wait, 'disabled'
+ *                   while a worker found the bot disabled (not a flood wait: the proxy ignores it)
  *   P:paused        sorted set: bots by the end of their wait (ms since epoch); housekeeping puts a bot back in the
  *                   rotation once its wait is over and it has ready conversations
  *   P:rot           the rotation of bots whose conversations workers may claim: a bot in a flood wait is not in it
@@ -21,7 +22,7 @@ local P, bot, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if ttl < 1 then ttl = 1 end
 local key = P .. 'pause:' .. bot
 local left = redis.call('PTTL', key)
-if left < ttl then
+if left < ttl or redis.call('GET', key) == 'disabled' then
   redis.call('SET', key, '1', 'PX', ttl)
   left = ttl
 end

@@ -185,8 +185,14 @@ export class ProxyRoute implements OnModuleInit, OnModuleDestroy {
 
   /** Milliseconds left of the bot's flood wait (0: none, or Redis did not answer in time: then Telegram decides). */
   private async floodWaitLeft(botId: string): Promise<number> {
+    const key = `${this.prefix}pause:${botId}`;
     try {
-      return Math.max(0, await withTimeout(this.redis.pttl(`${this.prefix}pause:${botId}`), PAUSE_CHECK_TIMEOUT_MS));
+      const [value, left] = await withTimeout(
+        Promise.all([this.redis.get(key), this.redis.pttl(key)]),
+        PAUSE_CHECK_TIMEOUT_MS,
+      );
+      // A worker's pause while the bot was disabled is no flood wait: the bot may call again once enabled.
+      return value === 'disabled' ? 0 : Math.max(0, left);
     } catch {
       return 0;
     }

@@ -8,7 +8,8 @@
  *                            done (processed or dead-lettered), so a crashed worker's update is still there
  *   P:rdy:<bot>              the bot's ready conversations (list of ck)
  *   P:rot                    the rotation: bots with ready conversations and no flood wait, served round robin
- *   P:pause:<bot>            the bot's flood wait (string with a TTL); P:paused: bots by the end of their wait
+ *   P:pause:<bot>            the bot's wait (string with a TTL: '1' a flood wait, 'disabled' while disabled); P:paused:
+ *                            bots by the end of their wait
  *   P:delayed                conversations waiting to retry (sorted set, by due time)
  *   P:lease                  conversation → "<worker>:<epoch>" of the worker that runs it
  *   P:wk / P:wk:<worker>     worker heartbeats (sorted set by expiry / a key with a TTL); P:wl:<worker> its leases
@@ -231,6 +232,8 @@ return {2}
  * mode 'delay': the conversation waits in the delayed set until then, holding nothing.
  * mode 'pause': Telegram's flood wait for the whole bot: the bot leaves the rotation until then, and this
  *   conversation goes back to the head of its ready list.
+ * mode 'disabled': the same while the bot is disabled or its token revoked; its pause key says 'disabled', which
+ *   the outbound proxy ignores (a flood wait replaces it).
  * mode 'hold': a destination's lane pauses until ARGV[9] (ms), and this conversation waits in the delayed set until
  *   `until` (its next attempt on the retry schedule).
  * mode 'release': handed back at once to the head of its ready list (a worker shutting down).
@@ -257,11 +260,14 @@ elseif mode == 'hold' then
   redis.call('ZADD', P .. 'paused', 'GT', pauseUntil, bot)
   redis.call('LREM', P .. 'rot', 0, bot)
   redis.call('ZADD', P .. 'delayed', untilMs, conv)
-elseif mode == 'pause' then
+elseif mode == 'pause' or mode == 'disabled' then
   local ttl = untilMs - now()
   if ttl < 1 then ttl = 1 end
   local key = P .. 'pause:' .. bot
-  if redis.call('PTTL', key) < ttl then redis.call('SET', key, '1', 'PX', ttl) end
+  local value = mode == 'disabled' and 'disabled' or '1'
+  if redis.call('PTTL', key) < ttl or (value == '1' and redis.call('GET', key) == 'disabled') then
+    redis.call('SET', key, value, 'PX', ttl)
+  end
   redis.call('ZADD', P .. 'paused', 'GT', untilMs, bot)
   redis.call('LREM', P .. 'rot', 0, bot)
   redis.call('LPUSH', P .. 'rdy:' .. bot, ck)

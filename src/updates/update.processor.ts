@@ -405,7 +405,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
       if (failure.kind === 'disabled' || failure.kind === 'revoked') {
         // Disabled, or its token revoked: its updates stay queued, untouched, until it is enabled again or its token
         // replaced (or it is deleted: then dead letters).
-        return this.defer(held, raw, raw, 'pause', Date.now() + 5_000);
+        return this.defer(held, raw, raw, 'disabled', Date.now() + 5_000);
       }
       const n = (entry.n ?? 0) + 1;
       const final = failure.kind === 'permanent' || n >= attempts;
@@ -601,7 +601,7 @@ export class UpdateProcessor implements OnApplicationBootstrap, BeforeApplicatio
     held: Held,
     raw: string,
     updated: string,
-    mode: 'delay' | 'pause' | 'hold' | 'release',
+    mode: 'delay' | 'pause' | 'disabled' | 'hold' | 'release',
     until: number,
     pauseUntil = 0,
   ): Promise<Outcome> {
