@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeTelegram } from './support/fake-telegram';
-import { Harness, RegisteredBot, testEnv } from './support/harness';
+import { Harness, RegisteredBot, testEnv, waitUntil } from './support/harness';
 import { GatewayProcess, startProcess } from './support/processes';
 import { callbackQueryUpdate, Person, textUpdate } from './support/updates';
 
@@ -100,8 +100,16 @@ describe('per-conversation order with two worker processes', () => {
           .map((c) => c.params.text as string);
       await telegram.waitFor(() => counts().length >= 2 * presses, 60_000, `${2 * presses} counts`);
       expect(counts()).toEqual(Array.from({ length: 2 * presses }, (_, i) => `Count: ${i + 1}`));
-      const session = await api.redis.get(`${env.REDIS_PREFIX}:session:${bot.info.id}:${person.id}:${person.id}`);
-      expect(JSON.parse(session!)).toEqual({ count: 2 * presses });
+      // grammY writes the session after the handler, so after its reply: wait for the last write, which never comes
+      // if an increment was lost.
+      const session = async () =>
+        JSON.parse(
+          (await api.redis.get(`${env.REDIS_PREFIX}:session:${bot.info.id}:${person.id}:${person.id}`)) ?? 'null',
+        ) as { count: number } | null;
+      await waitUntil(async () => (await session())?.count === 2 * presses, 10_000, 'the last session write').catch(
+        () => undefined,
+      );
+      expect(await session()).toEqual({ count: 2 * presses });
     } finally {
       telegram.delays.delete('answerCallbackQuery');
     }
