@@ -33,8 +33,7 @@ import {
   loadBots,
   metricLabels,
   metricSum,
-  nodeArgs,
-  WORKER_NODE_FLAGS,
+  workerNodeArgs,
   positiveInt,
   printChecks,
   procStats,
@@ -91,11 +90,7 @@ async function main() {
     await stopChild(api.entry);
 
     await waitForIdle('worker', { seconds: opts.waitIdle, tag: TAG });
-    const worker = startNode(
-      'drain-worker',
-      [...WORKER_NODE_FLAGS, ...nodeArgs('BENCH_WORKER_NODE_ARGS'), join(dist, 'main-worker.js')],
-      processEnv,
-    );
+    const worker = startNode('drain-worker', workerNodeArgs(), processEnv);
     await waitForHttp(`${workerUrl}/health/ready`, worker.entry);
     const pids = {
       worker: worker.entry.child.pid,

@@ -45,7 +45,7 @@ import {
   metricLabels,
   metricSum,
   nodeArgs,
-  WORKER_NODE_FLAGS,
+  workerNodeArgs,
   positiveInt,
   printChecks,
   procStats,
@@ -159,14 +159,10 @@ async function runGateway({ label, withWorker, logName }) {
     const ready = [waitForHttp(`${apiUrl}/health/ready`, api.entry)];
     let worker = null;
     if (withWorker) {
-      worker = startNode(
-        `${logName}-worker`,
-        [...WORKER_NODE_FLAGS, ...nodeArgs('BENCH_WORKER_NODE_ARGS'), join(dist, 'main-worker.js')],
-        {
-          ...processEnv,
-          WORKER_PORT: String(workerPort),
-        },
-      );
+      worker = startNode(`${logName}-worker`, workerNodeArgs(), {
+        ...processEnv,
+        WORKER_PORT: String(workerPort),
+      });
       started.push(worker.entry);
       ready.push(waitForHttp(`${workerUrl}/health/ready`, worker.entry));
     }

@@ -57,6 +57,11 @@ export function gatewayEnv(apiPort, extra = {}) {
  */
 export const WORKER_NODE_FLAGS = ['--max-semi-space-size=64'];
 
+/** The arguments of `node` for a bench worker: the flags above, BENCH_WORKER_NODE_ARGS, dist/main-worker.js. */
+export function workerNodeArgs() {
+  return [...WORKER_NODE_FLAGS, ...nodeArgs('BENCH_WORKER_NODE_ARGS'), join(dist, 'main-worker.js')];
+}
+
 /** Extra `node` flags from a variable such as BENCH_API_NODE_ARGS ("--cpu-prof --cpu-prof-dir=…"). */
 export function nodeArgs(name) {
   return (env[name] ?? '').split(/\s+/).filter(Boolean);
@@ -595,11 +600,7 @@ export async function startGateway({ logName, workers, telegram, extraEnv = {} }
     const workerProcs = [];
     for (let i = 1; i <= workers; i++) {
       const port = await freePort();
-      const worker = startNode(
-        `${logName}-worker${i}`,
-        [...WORKER_NODE_FLAGS, ...nodeArgs('BENCH_WORKER_NODE_ARGS'), join(dist, 'main-worker.js')],
-        { ...processEnv, WORKER_PORT: String(port) },
-      );
+      const worker = startNode(`${logName}-worker${i}`, workerNodeArgs(), { ...processEnv, WORKER_PORT: String(port) });
       entries.push(worker.entry);
       workerProcs.push({ name: `worker${i}`, entry: worker.entry, url: `http://127.0.0.1:${port}` });
       ready.push(waitForHttp(`http://127.0.0.1:${port}/health/ready`, worker.entry));
