@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { builtFile } from './support/processes';
 
 const ROOT = resolve(__dirname, '..');
-const BOOTSTRAP = join(ROOT, 'dist', 'bootstrap.js');
 
 /**
  * Allocates objects from one allocation site and keeps them all, which is what makes V8 pretenure a site, then says
@@ -36,7 +35,6 @@ describe('V8 flags of gateway processes', () => {
   });
 
   it('a process that loads the gateway allocates in the young generation regardless', () => {
-    if (!existsSync(BOOTSTRAP)) throw new Error(`${BOOTSTRAP} is missing: run \`npm run build\` (npm test does) first`);
-    expect(probe(BOOTSTRAP)).toBe('young');
+    expect(probe(builtFile('bootstrap'))).toBe('young');
   });
 });

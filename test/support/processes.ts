@@ -4,10 +4,16 @@ import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 
+/** dist/<module>.js, which must have been built. */
+export function builtFile(module: string): string {
+  const file = join(ROOT, 'dist', `${module}.js`);
+  if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` (npm test does) first`);
+  return file;
+}
+
 /** A gateway entry point (dist/<entry>.js) as a real OS process, with the given environment. */
 export function startProcess(entry: 'main-worker' | 'main-api' | 'main', env: Record<string, string>): GatewayProcess {
-  const file = join(ROOT, 'dist', `${entry}.js`);
-  if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` (npm test does) first`);
+  const file = builtFile(entry);
   const child = spawn(process.execPath, [file], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
